@@ -1,0 +1,33 @@
+# fabeam — common tasks. `make test` is what CI runs.
+GO ?= go
+PKGS := ./...
+FUZZTIME ?= 10m
+
+.PHONY: build test vet bench quick reproduce smoke fuzz fmt
+
+build:
+	$(GO) build $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+test: vet
+	$(GO) test -timeout 20m $(PKGS)
+
+# Benchmarks: kernels and training steps. Compare runs with benchstat.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./engine/gemm/ ./engine/nn/ | tee bench/latest.txt
+
+# The study with the paper's chosen hyper-parameters, 10 epochs.
+quick:
+	$(GO) run ./pipelines/reproduce --runner=direct --preset=quick
+
+# The whole study, the paper's protocol.
+reproduce:
+	$(GO) run ./pipelines/reproduce --runner=direct
+
+smoke:
+	$(GO) run ./pipelines/reproduce --runner=direct --preset=smoke --out=./out-smoke
+
+fmt:
+	gofmt -l -w .
