@@ -1,0 +1,137 @@
+package results
+
+// Results is results.json.
+type Results struct {
+	// FormatVersion is the version of this schema.
+	FormatVersion int `json:"format_version"`
+	// Preset names the preset the run started from ("paper", "quick", "smoke").
+	Preset string `json:"preset"`
+	// Rules holds, per learning rule, the hyper-parameters used for the final
+	// runs and one entry per seed.
+	Rules map[string]RuleResult `json:"rules"`
+	// Grid holds every grid-search point (empty when the grid was skipped).
+	Grid []GridPoint `json:"grid"`
+	// CKA holds one 5×5 matrix per (seed, rule, subset).
+	CKA []CKAEntry `json:"cka,omitempty"`
+	// PerClass holds per-class test accuracy per rule.
+	PerClass map[string]PerClass `json:"per_class,omitempty"`
+	// Saliency holds channel importance and exemplars per rule and seed.
+	Saliency map[string][]SaliencyResult `json:"saliency,omitempty"`
+	// Alignment summarises gradient alignment and sign concordance per rule.
+	Alignment map[string]AlignmentSummary `json:"alignment,omitempty"`
+}
+
+// FormatVersion is the current results.json schema version.
+const FormatVersion = 1
+
+// Hyperparameters are one rule's training settings.
+type Hyperparameters struct {
+	LR          float64 `json:"lr"`
+	WeightDecay float64 `json:"weight_decay"`
+	// Sigma is the standard deviation of B0 (ignored by bp and usf_sn).
+	Sigma float64 `json:"sigma"`
+	// Epochs is the number of training epochs.
+	Epochs int `json:"epochs"`
+	// BatchSize is the minibatch size.
+	BatchSize int `json:"batch_size"`
+}
+
+// RuleResult is one rule's final runs.
+type RuleResult struct {
+	Hyperparameters Hyperparameters `json:"hyperparameters"`
+	Seeds           []SeedResult    `json:"seeds"`
+}
+
+// SeedResult is one final training run.
+type SeedResult struct {
+	Seed       int     `json:"seed"`
+	BestValAcc float64 `json:"best_val_acc"`
+	TestAcc    float64 `json:"test_acc"`
+	// BestEpoch is 1-based: the epoch whose weights were kept.
+	BestEpoch int  `json:"best_epoch"`
+	Diverged  bool `json:"diverged"`
+	// DivergedStep is the 1-based global step at which the loss became
+	// NaN or Inf (0 when the run did not diverge).
+	DivergedStep int `json:"diverged_step,omitempty"`
+	// LastGoodEpoch is the last epoch completed before divergence.
+	LastGoodEpoch int `json:"last_good_epoch,omitempty"`
+	// Model and History are the keys (relative to the output root) of the
+	// run's checkpoint and history.
+	Model   string `json:"model"`
+	History string `json:"history"`
+}
+
+// GridPoint is one hyper-parameter search point.
+type GridPoint struct {
+	Rule   string          `json:"rule"`
+	Point  Hyperparameters `json:"point"`
+	ValAcc float64         `json:"val_acc"`
+	// Diverged points never win SelectBest.
+	Diverged     bool `json:"diverged"`
+	DivergedStep int  `json:"diverged_step,omitempty"`
+}
+
+// CKAEntry is one CKA matrix: rows the rule model's layers, columns the
+// reference model's layers, both in the order conv1, conv2, fc1, fc2, fc3.
+type CKAEntry struct {
+	Seed int    `json:"seed"`
+	Rule string `json:"rule"`
+	// Reference is the rule of the column model, "bp" unless this is the
+	// noise ceiling (bp of another seed), which also sets ReferenceSeed.
+	Reference     string `json:"reference"`
+	ReferenceSeed int    `json:"reference_seed"`
+	// Subset is "all", "both_correct" or "bp_only".
+	Subset string `json:"subset"`
+	N      int    `json:"n"`
+	// TooSmall is set, and Matrix omitted, when the subset has fewer
+	// examples than one CKA minibatch.
+	TooSmall bool        `json:"too_small,omitempty"`
+	Matrix   [][]float64 `json:"matrix,omitempty"`
+	// Estimator names the estimator ("minibatch_unbiased", ...).
+	Estimator string `json:"estimator"`
+}
+
+// PerClass is one rule's per-class test accuracy (class order of CIFAR-10),
+// mean over seeds, and its deficit against bp (bp minus rule).
+type PerClass struct {
+	Accuracy       []float64 `json:"accuracy"`
+	DeficitVsBP    []float64 `json:"deficit_vs_bp,omitempty"`
+	WorstClass     string    `json:"worst_class,omitempty"`
+	WorstClassIdx  int       `json:"worst_class_index"`
+	WorstClassDrop float64   `json:"worst_class_deficit"`
+}
+
+// SaliencyResult is one model's channel importance on the dog test images.
+type SaliencyResult struct {
+	Seed   int            `json:"seed"`
+	Layers []LayerChannel `json:"layers"`
+}
+
+// LayerChannel holds one layer's top channels.
+type LayerChannel struct {
+	Layer string `json:"layer"`
+	// Importance is the mean importance of every channel (length = channels).
+	Importance []float64 `json:"importance"`
+	// Top are the most important channels, most important first.
+	Top []TopChannel `json:"top"`
+}
+
+// TopChannel is one top channel and the test images that excite it most.
+type TopChannel struct {
+	Channel    int     `json:"channel"`
+	Importance float64 `json:"importance"`
+	// Exemplars are test-set indices, highest activation first.
+	Exemplars  []int     `json:"exemplars"`
+	Activation []float64 `json:"activation"`
+}
+
+// AlignmentSummary summarises one rule's alignment metrics over its seeds:
+// per layer, the mean over the last epoch's steps (Final) and over the first
+// epoch's steps (First).
+type AlignmentSummary struct {
+	LocalAngleFirst  map[string]float64 `json:"local_angle_first,omitempty"`
+	LocalAngleFinal  map[string]float64 `json:"local_angle_final,omitempty"`
+	UpdateAngleFinal map[string]float64 `json:"update_angle_final,omitempty"`
+	ConcordanceFirst map[string]float64 `json:"concordance_first,omitempty"`
+	ConcordanceFinal map[string]float64 `json:"concordance_final,omitempty"`
+}
