@@ -1,0 +1,133 @@
+// Package nn is fabeam's neural-network engine: Architecture 1 of the study
+// (NOTES.md), its forward and backward passes in float32, the five learning
+// rules, softmax cross-entropy, Adam, and the alignment metrics. It imports
+// only engine/rng and engine/gemm; no Beam.
+//
+// # Architecture 1
+//
+//	input (3,24,24)
+//	conv1 5×5 3→64 valid, bias   Conv1Out (64,20,20)  → ReLU → maxpool 2×2 → (64,10,10)
+//	conv2 5×5 64→64 valid, bias  Conv2Out (64,6,6)    → ReLU → maxpool 2×2 → (64,3,3) → flatten (C,H,W) 576
+//	fc1 576→384                  FC1Out   (384)       → ReLU
+//	fc2 384→192                  FC2Out   (192)       → ReLU
+//	fc3 192→10                   Logits   (10)
+//
+// 404,746 parameters (NumParams) in one []float32 in PyTorch state_dict
+// order (Params). Initialisation is PyTorch's default, U(±1/sqrt(fan_in))
+// for weights and biases, fan_in = 75, 1600, 576, 384, 192. The loss is
+// softmax cross-entropy averaged over the batch.
+//
+// # Buffer shapes
+//
+// Every buffer is a flat row-major []float32; its shape is written in a
+// comment with this legend:
+//
+//	n      batch            c      input channels    h, w    input height, width
+//	oc     output channels  kh,kw  kernel size       oh,ow   output size (h-kh+1, w-kw+1)
+//	k      classes (10)     in,out linear layer sizes
+//
+// Convolution weights are (oc,c,kh,kw), linear weights (out,in): PyTorch's
+// layouts, so checkpoints load into PyTorch unchanged.
+//
+// # Kernels
+//
+// Layers are free functions, destination first (conv2dForward,
+// conv2dBackward, conv2dBackwardInput, linearForward, linearBackward,
+// linearBackwardInput, reluForward/Backward, maxpoolForward/Backward,
+// softmaxCrossEntropy/Backward). Backward functions accumulate dw and db
+// (the model zeroes Grad once per step) and overwrite dinp. Convolutions
+// run as im2col + one gemm.Sgemm over the whole batch, position-major:
+//
+//	col (n*oh*ow, c*kh*kw) · wᵀ → (n*oh*ow, oc) → transposed to (n,oc,oh,ow)
+//	dw  += doutᵀ(oc, n*oh*ow) · col
+//	dcol = dout(n*oh*ow, oc) · B(oc, c*kh*kw) → col2im → dinp (n,c,h,w)
+//
+// so the GEMM shapes at batch 128 are 51,200×64×75 (conv1) and
+// 4,608×64×1,600 (conv2). A direct-loop float64 convolution in the tests is
+// the oracle. Max-pool starts each window's running maximum at the window's
+// first element (right for all-negative windows), keeps the first maximum on
+// ties, lets NaN win (as PyTorch), and caches the argmax for backward.
+//
+// Model.Forward is a flat list of kernel calls; Model.Backward is the same
+// list reversed. All activation buffers come from one allocation in
+// NewModel; a training step allocates nothing (tested). With Metrics on, a
+// (maxBatch, 6400) buffer is allocated once, on first use.
+//
+// # Learning rules
+//
+// A Rule decides only the Operator that carries the error arriving at a
+// layer's output back to its input, for conv2, fc1, fc2, fc3; conv1 sends
+// nothing back; weight and bias gradients are always the ordinary ones:
+//
+//	rule         conv2                                   fc1..fc3
+//	bp           transposed conv with W                  Wᵀ
+//	fa_random    dense B0 (2304, 6400), dinp = δ·B0      B0 (W's shape)
+//	fa_toeplitz  transposed conv with kernel B0           B0
+//	usf_init     transposed conv with |B0|⊙sign(W_t)      |B0|⊙sign(W_t)
+//	usf_sn       transposed conv with sign(W_t)·‖W_t‖_F/(‖sign(W_t)‖_F+1e-8)   same
+//
+// B0 ~ N(0, σ²) elementwise, drawn at NewRule from rng.New(seed,
+// "feedback/"+layer) (so each layer's B0 is independent of the others and of
+// creation order). sign(0) = 0. usf_sn uses the Frobenius norm of the whole
+// weight tensor, as the authors' code does (their text says spectral). The
+// uSF operators are recomputed from W at every backward pass, into a scratch
+// buffer the model owns. Rules holding B0 implement FeedbackTensors for
+// checkpoints. Rules keep no per-model state (uSF writes into the model's
+// scratch), so one Rule value may serve several models concurrently. The
+// reference for every rule is the authors' autograd code,
+// mirrored in /work/shared/bench/torch_arch1.py.
+//
+// # Metrics
+//
+// With Model.Metrics on, Backward fills Model.Step (NOTES.md, "Gradient
+// alignment", "Sign concordance"):
+//
+//   - Angle[l], l = conv2..fc3: for the error δ at layer l's output (which
+//     itself came back through the rule's operators), per sample the angle
+//     between Wᵀδ and the rule's Bᵀδ, arccos of the float64 cosine clamped to
+//     [-1,1], in degrees, averaged over the batch. Decision: samples where
+//     either vector is exactly zero (all-dead ReLUs) are left out of the
+//     mean; NaN if no sample remains. bp reports exactly 0 (the operator is
+//     W itself, detected by identity, no extra work). conv1 is NaN. Cost:
+//     one extra transposed conv or product per layer.
+//   - Concordance[l]: fraction of entries with sign(W) == sign(B0) for fixed
+//     operators of W's shape (fa_random's fc layers, all four of
+//     fa_toeplitz); NaN elsewhere, including fa_random's dense conv2.
+//
+// Beyond the paper:
+//
+//   - Model.UpdateAngles: per layer (conv1 included), the angle between the
+//     rule's gradient and true backprop's for the same batch and weights.
+//     Decision: the vector is the layer's weight and bias gradients
+//     concatenated (the layer's whole update direction before Adam). It runs
+//     a bp backward into a second gradient buffer and then the rule's
+//     backward again, so every observable state is as Backward left it; call
+//     it every K steps (the caller chooses K).
+//   - FeedbackStats: per layer, the angle between W and B and ‖B‖_F/‖W‖_F.
+//     Decision for fa_random's dense conv2: W is compared as the dense
+//     Toeplitz matrix T(W) (2304, 6400) of the convolution — the operator bp
+//     uses in the same place — computed without building it
+//     (‖T(W)‖² = 36‖W‖²).
+//
+// # Adam
+//
+// Adam is torch.optim.Adam: betas (0.9, 0.999), eps 1e-8, weight decay
+// added to the gradient (L2, not AdamW), bias correction by the number of
+// steps taken, arithmetic in float32 like PyTorch's CPU kernel.
+//
+// # Determinism
+//
+// No global RNG; all draws come from engine/rng streams. For a given binary
+// the same seeds give bit-identical weights (tested), given a deterministic
+// gemm. Reductions feeding metrics accumulate in float64; bias gradients
+// and the loss are summed in a fixed order.
+//
+// # Papers
+//
+// Lillicrap et al., "Random synaptic feedback weights support error
+// backpropagation for deep learning", Nat. Commun. 2016 (FA); Liao, Leibo &
+// Poggio, "How important is weight symmetry in backpropagation?", AAAI 2016
+// (sign-concordant feedback); Moskovitz, Litwin-Kumar & Abbott, "Feedback
+// alignment in deep convolutional networks", 2018 (uSF variants); Kingma &
+// Ba, "Adam", ICLR 2015.
+package nn

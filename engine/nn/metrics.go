@@ -1,0 +1,169 @@
+package nn
+
+import (
+	"math"
+	"unsafe"
+)
+
+// aliases reports whether a and b are the same slice (bp's operator is W).
+func aliases(a, b []float32) bool {
+	return len(a) == len(b) && len(a) > 0 && unsafe.SliceData(a) == unsafe.SliceData(b)
+}
+
+// concordance returns the fraction of i with sign(w[i]) == sign(op.B[i])
+// for a fixed operator of W's shape, NaN otherwise.
+func concordance(w []float32, op Operator) float64 {
+	if !op.Fixed || op.Dense || len(op.B) != len(w) {
+		return math.NaN()
+	}
+	same := 0
+	for i, v := range w {
+		if sign32(v) == sign32(op.B[i]) {
+			same++
+		}
+	}
+	return float64(same) / float64(len(w))
+}
+
+// angleDeg returns the angle in degrees between a and b from float64 sums,
+// the cosine clamped to [-1, 1]; ok is false if either vector is zero.
+func angleDeg(a, b []float32) (deg float64, ok bool) {
+	var ab, aa, bb float64
+	for i, x := range a {
+		y := float64(b[i])
+		ab += float64(x) * y
+		aa += float64(x) * float64(x)
+		bb += y * y
+	}
+	return cosToDeg(ab, aa, bb)
+}
+
+func cosToDeg(ab, aa, bb float64) (float64, bool) {
+	if aa == 0 || bb == 0 {
+		return math.NaN(), false
+	}
+	c := ab / math.Sqrt(aa*bb)
+	c = math.Max(-1, math.Min(1, c))
+	return math.Acos(c) * 180 / math.Pi, true
+}
+
+// meanRowAngle returns the mean over the n rows of length d of the angle
+// between a's and b's rows, skipping rows where either is zero (NaN if all).
+func meanRowAngle(a, b []float32, n, d int) float64 {
+	var sum float64
+	k := 0
+	for s := 0; s < n; s++ {
+		if deg, ok := angleDeg(a[s*d:(s+1)*d], b[s*d:(s+1)*d]); ok {
+			sum += deg
+			k++
+		}
+	}
+	if k == 0 {
+		return math.NaN()
+	}
+	return sum / float64(k)
+}
+
+// UpdateAngles returns, per layer, the angle in degrees between the rule's
+// gradient and the true backprop gradient of the same parameters, for the
+// same batch and weights: the vectors are the layer's weight and bias
+// gradients concatenated. Call it after Backward (or BackwardFromLogits):
+// it runs a bp backward into a second gradient buffer, then the rule's
+// backward again, so Grad, Step and PreActivationGrad are left exactly as
+// the rule's Backward left them. It costs two backward passes; allocates a
+// Params on first use. FC3 is always 0 (its error is the loss gradient) and
+// every layer is 0 under bp; NaN where either gradient is zero.
+func (m *Model) UpdateAngles() [NumLayers]float64 {
+	if !m.haveGrad {
+		panic("nn: UpdateAngles before Backward")
+	}
+	if m.bpGrad == nil {
+		m.bpGrad = NewParams()
+	}
+	rule, grad, metrics := m.Rule, m.Grad, m.Metrics
+	m.Rule, m.Grad, m.Metrics = BP{}, m.bpGrad, false
+	m.backward()
+	m.Rule, m.Grad = rule, grad
+	m.backward()
+	m.Metrics = metrics
+	var out [NumLayers]float64
+	for l := 0; l < NumLayers; l++ {
+		var ab, aa, bb float64
+		for _, pair := range [2][2][]float32{{grad.w[l], m.bpGrad.w[l]}, {grad.b[l], m.bpGrad.b[l]}} {
+			for i, x := range pair[0] {
+				y := float64(pair[1][i])
+				ab += float64(x) * y
+				aa += float64(x) * float64(x)
+				bb += y * y
+			}
+		}
+		out[l], _ = cosToDeg(ab, aa, bb)
+	}
+	return out
+}
+
+// FeedbackStats returns, per layer, the angle in degrees between the weight
+// W and the operator B the rule uses in its place, and the ratio ‖B‖_F/‖W‖_F,
+// for the weights p. Conv1 is NaN (it sends nothing back); bp gives 0 and 1.
+// For fa_random's dense Conv2 operator, W is compared as the dense
+// (2304, 6400) matrix T(W) of the convolution (the operator bp would use in
+// the same place), without building it:
+//
+//	<T(W), B> = sum_{o,c,ky,kx} W[o,c,ky,kx] sum_{y,x} B[(o,y,x), (c,y+ky,x+kx)]
+//	‖T(W)‖²  = 36 ‖W‖²   (each weight appears at the 6×6 output positions)
+func FeedbackStats(p *Params, r Rule) (angle, normRatio [NumLayers]float64) {
+	angle[Conv1], normRatio[Conv1] = math.NaN(), math.NaN()
+	for l := Conv2; l < NumLayers; l++ {
+		w := p.w[l]
+		op := r.Operator(l, w, make([]float32, len(w)))
+		var ab, aa, bb float64
+		if op.Dense {
+			ab, aa = denseConv2Dot(w, op.B)
+			for _, v := range op.B {
+				bb += float64(v) * float64(v)
+			}
+		} else {
+			for i, x := range w {
+				y := float64(op.B[i])
+				ab += float64(x) * y
+				aa += float64(x) * float64(x)
+				bb += y * y
+			}
+		}
+		angle[l], _ = cosToDeg(ab, aa, bb)
+		normRatio[l] = math.Sqrt(bb) / math.Sqrt(aa)
+		if aliases(op.B, w) {
+			angle[l], normRatio[l] = 0, 1
+		}
+	}
+	return angle, normRatio
+}
+
+// denseConv2Dot returns <T(W), B> and ‖T(W)‖² for Conv2's weight w
+// (64,64,5,5) and a dense operator b (2304, 6400), see FeedbackStats.
+func denseConv2Dot(w, b []float32) (dot, norm2 float64) {
+	const oc, c, k, oh, h = 64, 64, 5, 6, 10
+	for o := 0; o < oc; o++ {
+		for ci := 0; ci < c; ci++ {
+			for ky := 0; ky < k; ky++ {
+				for kx := 0; kx < k; kx++ {
+					wv := float64(w[((o*c+ci)*k+ky)*k+kx])
+					norm2 += wv * wv * oh * oh
+					var s float64
+					for y := 0; y < oh; y++ {
+						for x := 0; x < oh; x++ {
+							row := (o*oh+y)*oh + x
+							col := (ci*h+y+ky)*h + x + kx
+							s += float64(b[row*c2In+col])
+						}
+					}
+					dot += wv * s
+				}
+			}
+		}
+	}
+	return dot, norm2
+}
+
+// c2In is the flattened size of Conv2's input (64,10,10).
+const c2In = p1Out

@@ -1,0 +1,358 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+)
+
+// Geometry of Architecture 1 (doc.go): sizes per sample.
+const (
+	c1Out   = 64 * 20 * 20 // conv1 output (64,20,20)
+	p1Out   = 64 * 10 * 10 // pool1 output (64,10,10)
+	c2Out   = 64 * 6 * 6   // conv2 output (64,6,6)
+	p2Out   = 64 * 3 * 3   // pool2 output, flattened (576)
+	fc1Out  = 384
+	fc2Out  = 192
+	col1Row = 3 * 5 * 5  // conv1 im2col row length (75)
+	col2Row = 64 * 5 * 5 // conv2 im2col row length (1600)
+)
+
+// Model runs Architecture 1 forward and backward on a batch under a Rule.
+// All activation and gradient buffers are carved out of one allocation
+// sized for maxBatch at NewModel; a training step (Forward, Loss, Backward)
+// allocates nothing. A Model is not safe for concurrent use.
+type Model struct {
+	// P holds the weights; owned by the caller, may be shared with an
+	// optimiser.
+	P *Params
+	// Grad receives the gradients; Backward zeroes and fills it.
+	Grad *Params
+	// Rule decides the operator carrying errors back through Conv2..FC3.
+	Rule Rule
+	// N is the current batch size, set by Forward.
+	N int
+
+	// Pre-ReLU outputs of each layer for the current batch, N rows,
+	// valid after Forward:
+	Conv1Out []float32 // (n,64,20,20)
+	Conv2Out []float32 // (n,64,6,6)
+	FC1Out   []float32 // (n,384)
+	FC2Out   []float32 // (n,192)
+	Logits   []float32 // (n,10)
+
+	// Metrics, when true, makes Backward fill Step with the local alignment
+	// angles and sign concordance. When false it costs nothing.
+	Metrics bool
+	// Step holds the metrics of the last Backward with Metrics on.
+	Step StepMetrics
+
+	maxBatch int
+
+	// full-size buffers (maxBatch rows); the exported fields are views.
+	conv1Buf, conv2Buf, fc1Buf, fc2Buf, logitsBuf []float32
+
+	col1   []float32 // (n*400, 75) conv1 im2col, kept for backward
+	nhwc   []float32 // (n*400, 64) scratch: conv outputs / errors, position-major
+	relu1  []float32 // (n,64,20,20)
+	pool1  []float32 // (n,64,10,10)
+	arg1   []int32   // (n,64,10,10) argmax into relu1
+	col2   []float32 // (n*36, 1600) conv2 im2col
+	relu2  []float32 // (n,64,6,6)
+	pool2  []float32 // (n,576)
+	arg2   []int32   // (n,576) argmax into relu2
+	relu3  []float32 // (n,384)
+	relu4  []float32 // (n,192)
+	probs  []float32 // (n,10)
+	labels []uint8   // (n)
+
+	dLogits  []float32 // (n,10)
+	dRelu4   []float32 // (n,192)
+	dFC2Out  []float32 // (n,192)
+	dRelu3   []float32 // (n,384)
+	dFC1Out  []float32 // (n,384)
+	dPool2   []float32 // (n,576)
+	dConv2   []float32 // (n,64,6,6)
+	dPool1   []float32 // (n,64,10,10)
+	dConv1   []float32 // (n,64,20,20)
+	dcol2    []float32 // (n*36, 1600) scratch for conv2's transposed conv
+	fbBuf    [NumLayers][]float32
+	haveGrad bool
+
+	// metrics buffers, allocated on first use
+	mTrue  []float32 // (n,6400): Wᵀδ for the local angle
+	bpGrad *Params   // bp gradients for UpdateAngles
+}
+
+// StepMetrics are the per-step alignment measurements of NOTES.md
+// ("Gradient alignment", "Sign concordance").
+type StepMetrics struct {
+	// Angle is the local alignment angle in degrees for Conv2..FC3: per
+	// sample, the angle between Wᵀδ and the rule's Bᵀδ for the same error
+	// δ at the layer's output, averaged over the samples of the batch for
+	// which both vectors are non-zero (NaN if none). Conv1 is NaN. For bp
+	// it is exactly 0.
+	Angle [NumLayers]float64
+	// Concordance is the fraction of weights with sign(W) == sign(B0)
+	// (sign(0) = 0) for rules with a fixed operator (fa_random's linear
+	// layers, all four layers of fa_toeplitz); NaN elsewhere, including
+	// fa_random's dense Conv2 whose shape differs from W's.
+	Concordance [NumLayers]float64
+}
+
+// NewModel returns a model for batches of up to maxBatch images, computing
+// with p under rule. It panics if p or rule is nil or maxBatch < 1.
+func NewModel(p *Params, rule Rule, maxBatch int) *Model {
+	if p == nil || rule == nil {
+		panic("nn: NewModel needs parameters and a rule")
+	}
+	if maxBatch < 1 {
+		panic(fmt.Sprintf("nn: NewModel: maxBatch %d < 1", maxBatch))
+	}
+	n := maxBatch
+	sizes := []int{
+		n * c1Out, n * c2Out, n * fc1Out, n * fc2Out, n * NumClasses, // activations
+		n * 400 * col1Row, n * 400 * 64, n * c1Out, n * p1Out, n * 36 * col2Row, n * c2Out, n * p2Out, n * fc1Out, n * fc2Out, n * NumClasses, // forward
+		n * NumClasses, n * fc2Out, n * fc2Out, n * fc1Out, n * fc1Out, n * p2Out, n * c2Out, n * p1Out, n * c1Out, n * 36 * col2Row, // backward
+	}
+	total := 0
+	for _, s := range sizes {
+		total += s
+	}
+	for l := Conv2; l < NumLayers; l++ {
+		total += numel(weightShapes[l])
+	}
+	buf := make([]float32, total)
+	take := func(k int) []float32 {
+		s := buf[:k:k]
+		buf = buf[k:]
+		return s
+	}
+	m := &Model{P: p, Grad: NewParams(), Rule: rule, maxBatch: n}
+	m.conv1Buf, m.conv2Buf, m.fc1Buf, m.fc2Buf, m.logitsBuf = take(n*c1Out), take(n*c2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
+	m.col1, m.nhwc, m.relu1, m.pool1 = take(n*400*col1Row), take(n*400*64), take(n*c1Out), take(n*p1Out)
+	m.col2, m.relu2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*col2Row), take(n*c2Out), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
+	m.dLogits, m.dRelu4, m.dFC2Out, m.dRelu3, m.dFC1Out = take(n*NumClasses), take(n*fc2Out), take(n*fc2Out), take(n*fc1Out), take(n*fc1Out)
+	m.dPool2, m.dConv2, m.dPool1, m.dConv1, m.dcol2 = take(n*p2Out), take(n*c2Out), take(n*p1Out), take(n*c1Out), take(n*36*col2Row)
+	for l := Conv2; l < NumLayers; l++ {
+		m.fbBuf[l] = take(numel(weightShapes[l]))
+	}
+	ints := make([]int32, n*p1Out+n*p2Out)
+	m.arg1, m.arg2 = ints[:n*p1Out], ints[n*p1Out:]
+	m.labels = make([]uint8, n)
+	return m
+}
+
+// Forward runs the network on x (n,3,24,24) and sets N and the activation
+// fields. It panics if n is not in [1, maxBatch] or x is shorter than
+// n*3*24*24.
+func (m *Model) Forward(x []float32, n int) {
+	if n < 1 || n > m.maxBatch {
+		panic(fmt.Sprintf("nn: Forward: batch %d outside [1,%d]", n, m.maxBatch))
+	}
+	if len(x) < n*inputSize {
+		panic(fmt.Sprintf("nn: Forward: input has %d values, batch %d needs %d", len(x), n, n*inputSize))
+	}
+	m.N, m.haveGrad = n, false
+	m.Conv1Out, m.Conv2Out, m.FC1Out, m.FC2Out, m.Logits = m.conv1Buf[:n*c1Out], m.conv2Buf[:n*c2Out], m.fc1Buf[:n*fc1Out], m.fc2Buf[:n*fc2Out], m.logitsBuf[:n*NumClasses]
+	p := m.P
+	conv2dForward(m.Conv1Out, m.col1, m.nhwc, x, p.w[Conv1], p.b[Conv1], n, 3, 24, 24, 64, 5, 5)
+	reluForward(m.relu1[:n*c1Out], m.Conv1Out)
+	maxpoolForward(m.pool1, m.arg1, m.relu1, n*64, 20, 20, 2, 2)
+	conv2dForward(m.Conv2Out, m.col2, m.nhwc, m.pool1, p.w[Conv2], p.b[Conv2], n, 64, 10, 10, 64, 5, 5)
+	reluForward(m.relu2[:n*c2Out], m.Conv2Out)
+	maxpoolForward(m.pool2, m.arg2, m.relu2, n*64, 6, 6, 2, 2)
+	linearForward(m.FC1Out, m.pool2, p.w[FC1], p.b[FC1], n, p2Out, fc1Out)
+	reluForward(m.relu3[:n*fc1Out], m.FC1Out)
+	linearForward(m.FC2Out, m.relu3, p.w[FC2], p.b[FC2], n, fc1Out, fc2Out)
+	reluForward(m.relu4[:n*fc2Out], m.FC2Out)
+	linearForward(m.Logits, m.relu4, p.w[FC3], p.b[FC3], n, fc2Out, NumClasses)
+}
+
+// Loss returns the mean softmax cross-entropy of the current batch against
+// labels (at least N of them, each < 10), accumulated in float64, and
+// caches the probabilities and labels for Backward.
+func (m *Model) Loss(labels []uint8) float64 {
+	if len(labels) < m.N {
+		panic(fmt.Sprintf("nn: Loss: %d labels for a batch of %d", len(labels), m.N))
+	}
+	copy(m.labels, labels[:m.N])
+	return softmaxCrossEntropy(m.probs, m.Logits, m.labels, m.N, NumClasses)
+}
+
+// Backward zeroes Grad and backpropagates the loss of the last Forward and
+// Loss under m.Rule. With Metrics on it also fills Step.
+func (m *Model) Backward() {
+	softmaxCrossEntropyBackward(m.dLogits, m.probs, m.labels, m.N, NumClasses)
+	m.backward()
+}
+
+// BackwardFromLogits is Backward with the caller's gradient of the loss with
+// respect to the logits, dlogits (N,10), instead of the cross-entropy's.
+// Saliency uses it (with a one-hot dlogits and the bp rule) to get
+// d logit / d activation from PreActivationGrad.
+func (m *Model) BackwardFromLogits(dlogits []float32) {
+	if len(dlogits) < m.N*NumClasses {
+		panic(fmt.Sprintf("nn: BackwardFromLogits: %d values, batch %d needs %d", len(dlogits), m.N, m.N*NumClasses))
+	}
+	copy(m.dLogits, dlogits[:m.N*NumClasses])
+	m.backward()
+}
+
+// backward is Forward reversed, line for line, starting from dLogits.
+func (m *Model) backward() {
+	n, g := m.N, m.Grad
+	if n == 0 {
+		panic("nn: Backward before Forward")
+	}
+	g.zero()
+	dl := m.dLogits[:n*NumClasses]
+	linearBackward(g.w[FC3], g.b[FC3], dl, m.relu4, n, fc2Out, NumClasses)
+	m.linearFeedback(FC3, m.dRelu4, dl, n, fc2Out, NumClasses)
+	reluBackward(m.dFC2Out[:n*fc2Out], m.dRelu4, m.FC2Out)
+	linearBackward(g.w[FC2], g.b[FC2], m.dFC2Out[:n*fc2Out], m.relu3, n, fc1Out, fc2Out)
+	m.linearFeedback(FC2, m.dRelu3, m.dFC2Out, n, fc1Out, fc2Out)
+	reluBackward(m.dFC1Out[:n*fc1Out], m.dRelu3, m.FC1Out)
+	linearBackward(g.w[FC1], g.b[FC1], m.dFC1Out[:n*fc1Out], m.pool2, n, p2Out, fc1Out)
+	m.linearFeedback(FC1, m.dPool2, m.dFC1Out, n, p2Out, fc1Out)
+	maxpoolBackward(m.dConv2, m.dPool2[:n*p2Out], m.arg2, n*c2Out)
+	reluBackward(m.dConv2[:n*c2Out], m.dConv2, m.Conv2Out)
+	conv2dBackward(g.w[Conv2], g.b[Conv2], m.nhwc, m.dConv2, m.col2, n, 64, 10, 10, 64, 5, 5)
+	m.conv2Feedback(n)
+	maxpoolBackward(m.dConv1, m.dPool1[:n*p1Out], m.arg1, n*c1Out)
+	reluBackward(m.dConv1[:n*c1Out], m.dConv1, m.Conv1Out)
+	conv2dBackward(g.w[Conv1], g.b[Conv1], m.nhwc, m.dConv1, m.col1, n, 3, 24, 24, 64, 5, 5)
+	m.haveGrad = true
+	if m.Metrics {
+		m.Step.Angle[Conv1] = math.NaN()
+		m.Step.Concordance[Conv1] = math.NaN()
+	}
+}
+
+// linearFeedback carries dout (n,out) back through linear layer l under the
+// rule into dinp (n,in), and measures the step metrics if asked.
+func (m *Model) linearFeedback(l int, dinp, dout []float32, n, in, nout int) {
+	w := m.P.w[l]
+	op := m.Rule.Operator(l, w, m.fbBuf[l])
+	linearBackwardInput(dinp, dout, op.B, n, in, nout)
+	if !m.Metrics {
+		return
+	}
+	m.Step.Concordance[l] = concordance(w, op)
+	if aliases(op.B, w) {
+		m.Step.Angle[l] = 0
+		return
+	}
+	t := m.metricsBuf()
+	linearBackwardInput(t, dout, w, n, in, nout)
+	m.Step.Angle[l] = meanRowAngle(t, dinp, n, in)
+}
+
+// conv2Feedback carries dConv2 back through Conv2 under the rule into dPool1;
+// conv2dBackward has left the error in m.nhwc.
+func (m *Model) conv2Feedback(n int) {
+	w := m.P.w[Conv2]
+	op := m.Rule.Operator(Conv2, w, m.fbBuf[Conv2])
+	if op.Dense {
+		linearBackwardInput(m.dPool1, m.dConv2, op.B, n, p1Out, c2Out)
+	} else {
+		conv2dBackwardInput(m.dPool1, m.dcol2, m.nhwc, op.B, n, 64, 10, 10, 64, 5, 5)
+	}
+	if !m.Metrics {
+		return
+	}
+	m.Step.Concordance[Conv2] = concordance(w, op)
+	if aliases(op.B, w) {
+		m.Step.Angle[Conv2] = 0
+		return
+	}
+	t := m.metricsBuf()
+	conv2dBackwardInput(t, m.dcol2, m.nhwc, w, n, 64, 10, 10, 64, 5, 5)
+	m.Step.Angle[Conv2] = meanRowAngle(t, m.dPool1, n, p1Out)
+}
+
+func (m *Model) metricsBuf() []float32 {
+	if m.mTrue == nil {
+		m.mTrue = make([]float32, m.maxBatch*p1Out)
+	}
+	return m.mTrue
+}
+
+// PreActivation returns the N rows of layer l's pre-ReLU output (the
+// exported Conv1Out..Logits fields). Valid after Forward.
+func (m *Model) PreActivation(l int) []float32 {
+	switch l {
+	case Conv1:
+		return m.Conv1Out
+	case Conv2:
+		return m.Conv2Out
+	case FC1:
+		return m.FC1Out
+	case FC2:
+		return m.FC2Out
+	case FC3:
+		return m.Logits
+	}
+	panic(fmt.Sprintf("nn: PreActivation: layer %d out of range", l))
+}
+
+// PreActivationGrad returns the gradient with respect to layer l's pre-ReLU
+// output, N rows of the same shape as PreActivation(l), as carried back by
+// the rule. Valid after Backward or BackwardFromLogits. It panics before.
+func (m *Model) PreActivationGrad(l int) []float32 {
+	if !m.haveGrad {
+		panic("nn: PreActivationGrad before Backward")
+	}
+	n := m.N
+	switch l {
+	case Conv1:
+		return m.dConv1[:n*c1Out]
+	case Conv2:
+		return m.dConv2[:n*c2Out]
+	case FC1:
+		return m.dFC1Out[:n*fc1Out]
+	case FC2:
+		return m.dFC2Out[:n*fc2Out]
+	case FC3:
+		return m.dLogits[:n*NumClasses]
+	}
+	panic(fmt.Sprintf("nn: PreActivationGrad: layer %d out of range", l))
+}
+
+// Predict writes the argmax of each of the N rows of logits into dst
+// (reusing its storage when large enough; ties go to the lower class) and
+// returns it.
+func (m *Model) Predict(dst []int) []int {
+	if cap(dst) < m.N {
+		dst = make([]int, m.N)
+	}
+	dst = dst[:m.N]
+	for s := range dst {
+		row := m.Logits[s*NumClasses : (s+1)*NumClasses]
+		best := 0
+		for k, v := range row {
+			if v > row[best] {
+				best = k
+			}
+		}
+		dst[s] = best
+	}
+	return dst
+}
+
+// Correct returns how many of the N samples' argmax logits equal labels.
+func (m *Model) Correct(labels []uint8) int {
+	c := 0
+	for s := 0; s < m.N; s++ {
+		row := m.Logits[s*NumClasses : (s+1)*NumClasses]
+		best := 0
+		for k, v := range row {
+			if v > row[best] {
+				best = k
+			}
+		}
+		if best == int(labels[s]) {
+			c++
+		}
+	}
+	return c
+}

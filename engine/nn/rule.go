@@ -1,0 +1,186 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/fabeam/fabeam/engine/rng"
+)
+
+// Rule is a learning rule. The only thing a rule decides is the operator
+// that carries the error arriving at a layer's output back to the layer's
+// input, for layers Conv2, FC1, FC2 and FC3 (Conv1 sends nothing back).
+// Weight and bias gradients are always the ordinary ones.
+//
+// Adding a rule means one new type implementing Rule (plus FeedbackTensors if
+// it holds fixed random tensors that a checkpoint must carry), one line in
+// the rules table of rule.go, and its tests.
+type Rule interface {
+	// Name returns the rule's name as accepted by NewRule.
+	Name() string
+	// Operator returns the operator used in place of layer l's weight w
+	// (l in Conv2..FC3). scratch has len(w) and belongs to the caller for
+	// the duration of one backward pass; a rule whose operator is computed
+	// from w (uSF) writes it there and returns it. The result must not be
+	// modified by the caller.
+	Operator(l int, w, scratch []float32) Operator
+}
+
+// Operator is the matrix that carries a layer's error back to its input.
+//
+// For a linear layer B has W's shape (out,in) and dinp = dout · B. For Conv2,
+// B is a kernel of W's shape (oc,c,kh,kw) applied as a transposed
+// convolution, unless Dense is set: then B is a dense (oc*oh*ow, c*h*w)
+// matrix, (2304, 6400), and dinp = dout · B on the flattened (C,H,W) tensors.
+type Operator struct {
+	// B is the operator's matrix (see above). B aliases w for bp.
+	B []float32
+	// Dense reports that B is Conv2's dense (2304, 6400) matrix.
+	Dense bool
+	// Fixed reports that B does not change during training (the FA rules);
+	// sign concordance with W is measured only for such operators.
+	Fixed bool
+}
+
+// FeedbackTensors is implemented by rules holding fixed random tensors B0,
+// so checkpoints can save and restore them. Names are "feedback.conv2",
+// "feedback.fc1", "feedback.fc2", "feedback.fc3".
+type FeedbackTensors interface {
+	// Feedback returns the rule's fixed tensors, views into its storage.
+	Feedback() []Tensor
+	// SetFeedback copies ts into the rule's tensors; every tensor of
+	// Feedback() must be present, by name, with the same shape.
+	SetFeedback(ts []Tensor) error
+}
+
+// rules is the table of known rules, in the order RuleNames reports them.
+var rules = []struct {
+	name string
+	make func(sigma float64, seed uint64) Rule
+}{
+	{"bp", func(float64, uint64) Rule { return BP{} }},
+	{"fa_random", func(sigma float64, seed uint64) Rule { return NewFARandom(sigma, seed) }},
+	{"fa_toeplitz", func(sigma float64, seed uint64) Rule { return NewFAToeplitz(sigma, seed) }},
+	{"usf_init", func(sigma float64, seed uint64) Rule { return NewUSFInit(sigma, seed) }},
+	{"usf_sn", func(float64, uint64) Rule { return USFSN{} }},
+}
+
+// RuleNames returns the names NewRule accepts:
+// bp, fa_random, fa_toeplitz, usf_init, usf_sn.
+func RuleNames() []string {
+	names := make([]string, len(rules))
+	for i, r := range rules {
+		names[i] = r.name
+	}
+	return names
+}
+
+// NewRule returns the rule called name. Rules with fixed random tensors draw
+// B0 ~ N(0, sigma²) from rng.New(seed, "feedback/"+LayerNames[l]); rules
+// without them ignore sigma and seed. An unknown name or a sigma that is not
+// a positive finite number (for rules that use it) is an error.
+func NewRule(name string, sigma float64, seed uint64) (Rule, error) {
+	for _, r := range rules {
+		if r.name != name {
+			continue
+		}
+		if name == "fa_random" || name == "fa_toeplitz" || name == "usf_init" {
+			if !(sigma > 0) || math.IsInf(sigma, 0) {
+				return nil, fmt.Errorf("nn: rule %q needs a positive finite sigma for its feedback weights, got %v (the paper uses 0.01, 0.05 or 0.1)", name, sigma)
+			}
+		}
+		return r.make(sigma, seed), nil
+	}
+	return nil, fmt.Errorf("nn: unknown learning rule %q; choose one of %s", name, strings.Join(RuleNames(), ", "))
+}
+
+// fixedFeedback holds the fixed random tensors B0 of the FA-family rules,
+// for Conv2..FC3, and implements FeedbackTensors.
+type fixedFeedback struct {
+	b0     [NumLayers][]float32
+	shapes [NumLayers][]int
+}
+
+// newFixedFeedback draws B0 ~ N(0, sigma²) for Conv2..FC3 with the given
+// shapes, each layer from its own stream rng.New(seed, "feedback/<layer>").
+func newFixedFeedback(sigma float64, seed uint64, conv2Shape []int) fixedFeedback {
+	var f fixedFeedback
+	for l := Conv2; l < NumLayers; l++ {
+		shape := weightShapes[l]
+		if l == Conv2 {
+			shape = conv2Shape
+		}
+		f.shapes[l] = append([]int(nil), shape...)
+		f.b0[l] = make([]float32, numel(shape))
+		rng.New(seed, "feedback/"+LayerNames[l]).FillNormal(f.b0[l], sigma)
+	}
+	return f
+}
+
+// Feedback returns B0 for Conv2..FC3 as "feedback.<layer>" tensors, views
+// into the rule's storage.
+func (f *fixedFeedback) Feedback() []Tensor {
+	ts := make([]Tensor, 0, NumLayers-1)
+	for l := Conv2; l < NumLayers; l++ {
+		ts = append(ts, Tensor{Name: "feedback." + LayerNames[l], Shape: append([]int(nil), f.shapes[l]...), Data: f.b0[l]})
+	}
+	return ts
+}
+
+// SetFeedback copies the "feedback.<layer>" tensors of ts into B0. It
+// returns an error naming the tensor if one is missing or has another shape
+// or length; nothing is changed then.
+func (f *fixedFeedback) SetFeedback(ts []Tensor) error {
+	var src [NumLayers][]float32
+	for l := Conv2; l < NumLayers; l++ {
+		name := "feedback." + LayerNames[l]
+		found := false
+		for _, t := range ts {
+			if t.Name != name {
+				continue
+			}
+			found = true
+			if !equalShape(t.Shape, f.shapes[l]) || len(t.Data) != len(f.b0[l]) {
+				return fmt.Errorf("nn: feedback tensor %q has shape %v and %d values, this rule needs shape %v; was the checkpoint written for another rule?", name, t.Shape, len(t.Data), f.shapes[l])
+			}
+			src[l] = t.Data
+		}
+		if !found {
+			return fmt.Errorf("nn: feedback tensor %q missing; the checkpoint must hold every tensor the rule's Feedback() returns", name)
+		}
+	}
+	for l := Conv2; l < NumLayers; l++ {
+		copy(f.b0[l], src[l])
+	}
+	return nil
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// sign32 returns -1, 0 or +1; sign(0) = 0 (and sign(NaN) = 0).
+func sign32(v float32) float32 {
+	switch {
+	case v > 0:
+		return 1
+	case v < 0:
+		return -1
+	}
+	return 0
+}
+
+func checkFeedbackLayer(l int) {
+	if l < Conv2 || l >= NumLayers {
+		panic(fmt.Sprintf("nn: layer %d has no feedback operator (only conv2, fc1, fc2, fc3 send errors back)", l))
+	}
+}

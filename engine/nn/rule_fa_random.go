@@ -1,0 +1,35 @@
+package nn
+
+// FARandom is feedback alignment (Lillicrap, Cownden, Tweed & Akerman,
+// "Random synaptic feedback weights support error backpropagation for deep
+// learning", Nature Communications 2016) with every layer treated as fully
+// connected: a fixed random B0 ~ N(0, sigma²) of shape (out_dim, in_dim) of
+// the flattened output and input carries the error back. For Conv2 that is a
+// dense (2304, 6400) matrix (59 MB), with no weight sharing; for the linear
+// layers it has W's shape. It is the paper's "FA (random)" rule, following
+// the authors' code (NOTES.md, "Learning rules").
+type FARandom struct {
+	fixedFeedback
+}
+
+// conv2DenseShape is fa_random's Conv2 operator shape: (64*6*6, 64*10*10).
+var conv2DenseShape = []int{64 * 6 * 6, 64 * 10 * 10}
+
+// NewFARandom draws the fixed operators from rng.New(seed,
+// "feedback/<layer>"). It panics if sigma is not positive (NewRule checks
+// this and returns an error instead).
+func NewFARandom(sigma float64, seed uint64) *FARandom {
+	if !(sigma > 0) {
+		panic("nn: fa_random needs sigma > 0")
+	}
+	return &FARandom{newFixedFeedback(sigma, seed, conv2DenseShape)}
+}
+
+// Name returns "fa_random".
+func (*FARandom) Name() string { return "fa_random" }
+
+// Operator returns B0; for Conv2 it is dense.
+func (r *FARandom) Operator(l int, w, scratch []float32) Operator {
+	checkFeedbackLayer(l)
+	return Operator{B: r.b0[l], Dense: l == Conv2, Fixed: true}
+}

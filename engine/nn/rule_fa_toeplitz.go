@@ -1,0 +1,29 @@
+package nn
+
+// FAToeplitz is feedback alignment (Lillicrap et al., Nature Communications
+// 2016) that keeps the convolution's structure: Conv2's error goes back
+// through a transposed convolution with a fixed random kernel B0 of W's shape
+// (64,64,5,5) — a Toeplitz (weight-shared) feedback matrix, as in Liao, Leibo
+// & Poggio, "How important is weight symmetry in backpropagation?" (AAAI
+// 2016). Linear layers use a fixed B0 of W's shape. B0 ~ N(0, sigma²).
+type FAToeplitz struct {
+	fixedFeedback
+}
+
+// NewFAToeplitz draws the fixed operators from rng.New(seed,
+// "feedback/<layer>"). It panics if sigma is not positive.
+func NewFAToeplitz(sigma float64, seed uint64) *FAToeplitz {
+	if !(sigma > 0) {
+		panic("nn: fa_toeplitz needs sigma > 0")
+	}
+	return &FAToeplitz{newFixedFeedback(sigma, seed, weightShapes[Conv2])}
+}
+
+// Name returns "fa_toeplitz".
+func (*FAToeplitz) Name() string { return "fa_toeplitz" }
+
+// Operator returns B0.
+func (r *FAToeplitz) Operator(l int, w, scratch []float32) Operator {
+	checkFeedbackLayer(l)
+	return Operator{B: r.b0[l], Fixed: true}
+}

@@ -1,0 +1,41 @@
+package nn
+
+// USFInit is uniform sign-concordant feedback with random magnitudes (Liao,
+// Leibo & Poggio, "How important is weight symmetry in backpropagation?",
+// AAAI 2016; Moskovitz, Litwin-Kumar & Abbott 2018): the operator is
+//
+//	B_t = |B0| ⊙ sign(W_t)
+//
+// recomputed every step from the current weights, with a fixed
+// B0 ~ N(0, sigma²) of W's shape (Conv2 applied as a transposed
+// convolution). sign(0) = 0.
+type USFInit struct {
+	fixedFeedback
+}
+
+// NewUSFInit draws B0 from rng.New(seed, "feedback/<layer>"). It panics if
+// sigma is not positive.
+func NewUSFInit(sigma float64, seed uint64) *USFInit {
+	if !(sigma > 0) {
+		panic("nn: usf_init needs sigma > 0")
+	}
+	return &USFInit{newFixedFeedback(sigma, seed, weightShapes[Conv2])}
+}
+
+// Name returns "usf_init".
+func (*USFInit) Name() string { return "usf_init" }
+
+// Operator writes |B0| ⊙ sign(w) into scratch and returns it.
+func (r *USFInit) Operator(l int, w, scratch []float32) Operator {
+	checkFeedbackLayer(l)
+	b0 := r.b0[l]
+	scratch = scratch[:len(w)]
+	for i, v := range w {
+		a := b0[i]
+		if a < 0 {
+			a = -a
+		}
+		scratch[i] = a * sign32(v)
+	}
+	return Operator{B: scratch}
+}

@@ -1,0 +1,38 @@
+package nn
+
+import "math"
+
+// USFSN is uniform sign-concordant feedback with norm
+// matching (Moskovitz, Litwin-Kumar & Abbott, "Feedback alignment in deep
+// convolutional networks", 2018; the paper's "uSF (SN)"): the operator is
+//
+//	B_t = sign(W_t) · ‖W_t‖_F / (‖sign(W_t)‖_F + 1e-8)
+//
+// recomputed every step, per layer, with the Frobenius norm of the whole
+// weight tensor (the paper's text says "spectral"; its code, which produced
+// the published numbers, uses Frobenius — NOTES.md). sign(0) = 0, so
+// ‖sign(W)‖_F = sqrt(number of non-zero weights). Both norms are
+// accumulated in float64. It has no random tensors.
+type USFSN struct{}
+
+// Name returns "usf_sn".
+func (USFSN) Name() string { return "usf_sn" }
+
+// Operator writes the norm-matched sign of w into scratch and returns it.
+func (USFSN) Operator(l int, w, scratch []float32) Operator {
+	checkFeedbackLayer(l)
+	var ss float64
+	nz := 0
+	for _, v := range w {
+		ss += float64(v) * float64(v)
+		if v != 0 {
+			nz++
+		}
+	}
+	scale := float32(math.Sqrt(ss) / (math.Sqrt(float64(nz)) + 1e-8))
+	scratch = scratch[:len(w)]
+	for i, v := range w {
+		scratch[i] = sign32(v) * scale
+	}
+	return Operator{B: scratch}
+}
