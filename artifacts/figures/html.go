@@ -1,0 +1,389 @@
+package figures
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/fabeam/fabeam/artifacts/results"
+)
+
+// The page's view model: every cell pre-formatted as text, so the HTML and
+// Markdown renderings show identical numbers.
+
+type pageView struct {
+	Title       string
+	Preset      string
+	Table1      []table1View
+	CKAAll      []ckaPair
+	CKAOther    []ckaView
+	Efficiency  []effView
+	Alignment   []alignView
+	Config      []KV
+	Figures     []figView
+	Differences []string
+}
+
+type table1View struct {
+	Rule, Name, HP, Seeds, Diverged string
+	Val, Test, Epoch                string
+	PaperVal, PaperTest, PaperEpoch string
+	DeltaVal, DeltaTest             string
+}
+
+type ckaView struct {
+	Title string
+	Rows  [][]string // header row first: "", conv1..fc3; then one per layer
+}
+
+type ckaPair struct {
+	Ours, Paper ckaView
+	HasPaper    bool
+}
+
+type effView struct {
+	Name, Params, Bytes, IPS, Share string
+}
+
+type alignView struct {
+	Name   string
+	Layers []string // per layer: "first → final"
+}
+
+type figView struct {
+	Name, Caption string
+	Src           template.URL
+}
+
+func pct(x float64) string {
+	if math.IsNaN(x) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", 100*x)
+}
+
+func pctCI(m, h float64) string {
+	if math.IsNaN(m) {
+		return "not run"
+	}
+	if h == 0 {
+		return pct(m)
+	}
+	return fmt.Sprintf("%.2f ± %.2f", 100*m, 100*h)
+}
+
+// thousands formats n with "," every three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func bytesText(n int64) string {
+	if n < 1<<10 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.2f MiB (%s B)", float64(n)/(1<<20), thousands(n))
+}
+
+func hpText(rule string, h results.Hyperparameters) string {
+	if h.LR == 0 && h.Epochs == 0 {
+		return ""
+	}
+	s := "lr " + fmtSci(h.LR)
+	if h.WeightDecay != 0 || rule == "bp" {
+		s += ", wd " + fmtSci(h.WeightDecay)
+	}
+	if rule != "bp" && rule != "usf_sn" {
+		s += ", σ " + strconv.FormatFloat(h.Sigma, 'g', -1, 64)
+	}
+	return s + fmt.Sprintf(", %d epochs, batch %d", h.Epochs, h.BatchSize)
+}
+
+func matrixView(title string, m [][]float64) ckaView {
+	v := ckaView{Title: title}
+	v.Rows = append(v.Rows, append([]string{""}, Layers...))
+	for r, l := range Layers {
+		row := []string{l}
+		for c := range Layers {
+			x := math.NaN()
+			if m != nil {
+				x = m[r][c]
+			}
+			if math.IsNaN(x) {
+				row = append(row, "—")
+			} else {
+				row = append(row, fmt.Sprintf("%.2f", x))
+			}
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	return v
+}
+
+func buildView(r *Report, withImages bool) (*pageView, error) {
+	v := &pageView{Title: r.Title, Preset: r.Results.Preset, Config: r.Config, Differences: r.Differences}
+	if v.Title == "" {
+		v.Title = "fabeam report"
+	}
+	for _, row := range Table1(r.Results) {
+		t := table1View{Rule: row.Rule, Name: RuleName(row.Rule), HP: hpText(row.Rule, row.Hyperparameters),
+			Seeds: strconv.Itoa(row.Seeds), Diverged: strconv.Itoa(row.Diverged),
+			Val: pctCI(row.BestVal, row.BestValHalf), Test: pctCI(row.Test, row.TestHalf),
+			PaperVal: "—", PaperTest: "—", PaperEpoch: "—", DeltaVal: "—", DeltaTest: "—", Epoch: "—"}
+		if len(row.BestEpochs) > 0 {
+			es := make([]string, len(row.BestEpochs))
+			for i, e := range row.BestEpochs {
+				es[i] = strconv.Itoa(e)
+			}
+			t.Epoch = strings.Join(es, ", ")
+		}
+		if p := row.Paper; p != nil {
+			t.PaperVal, t.PaperTest, t.PaperEpoch = pct(p.BestVal), pct(p.Test), strconv.Itoa(p.BestEpoch)
+			if !math.IsNaN(row.BestVal) {
+				t.DeltaVal = fmt.Sprintf("%+.2f", 100*(row.BestVal-p.BestVal))
+				t.DeltaTest = fmt.Sprintf("%+.2f", 100*(row.Test-p.Test))
+			}
+		}
+		v.Table1 = append(v.Table1, t)
+	}
+
+	groups, err := GroupCKA(r.Results.CKA)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		title := fmt.Sprintf("%s vs %s — %s (%s)", RuleName(g.Rule), RuleName(g.Reference), SubsetName(g.Subset), g.NLabel())
+		if g.NoiseCeiling() {
+			title = fmt.Sprintf("Noise ceiling: BP vs BP of another seed — %s (%s)", SubsetName(g.Subset), g.NLabel())
+		}
+		if g.TooSmall > 0 {
+			title += fmt.Sprintf("; %d seed(s) too small for CKA", g.TooSmall)
+		}
+		ours := matrixView(title, g.Matrix)
+		if g.Subset == "all" && !g.NoiseCeiling() {
+			pair := ckaPair{Ours: ours}
+			if pm, ok := PaperCKA[g.Rule]; ok && g.Reference == "bp" {
+				m := make([][]float64, len(pm))
+				for i := range pm {
+					m[i] = pm[i][:]
+				}
+				pair.Paper = matrixView(fmt.Sprintf("Paper: %s vs BP — all images (n = 15000)", RuleName(g.Rule)), m)
+				pair.HasPaper = true
+			}
+			v.CKAAll = append(v.CKAAll, pair)
+			continue
+		}
+		if n, ok := PaperSubsetN[g.Subset][g.Rule]; ok && !g.NoiseCeiling() {
+			ours.Title += fmt.Sprintf("; paper n = %d", n)
+		}
+		v.CKAOther = append(v.CKAOther, ours)
+	}
+
+	for _, e := range r.Efficiency {
+		v.Efficiency = append(v.Efficiency, effView{Name: RuleName(e.Rule), Params: thousands(e.FeedbackParams),
+			Bytes: bytesText(e.ExtraBytes), IPS: fmt.Sprintf("%.0f", e.ImagesPerSec), Share: fmt.Sprintf("%.1f%%", 100*e.BackwardShare)})
+	}
+
+	for _, rule := range sortedKeys(r.Results.Alignment) {
+		a := r.Results.Alignment[rule]
+		av := alignView{Name: RuleName(rule)}
+		for _, l := range Layers[1:] {
+			av.Layers = append(av.Layers, firstFinal(a.LocalAngleFirst, a.LocalAngleFinal, l, "%.1f°"))
+		}
+		v.Alignment = append(v.Alignment, av)
+	}
+
+	for _, f := range r.Figures {
+		fv := figView{Name: f.Name, Caption: f.Caption, Src: template.URL("figures/" + f.Name + ".png")}
+		if withImages {
+			// The data URL is built here from our own PNG bytes, so it is
+			// safe to mark as a URL for html/template.
+			fv.Src = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(f.PNG))
+		}
+		v.Figures = append(v.Figures, fv)
+	}
+	return v, nil
+}
+
+func firstFinal(first, final map[string]float64, l, f string) string {
+	a, okA := first[l]
+	b, okB := final[l]
+	switch {
+	case okA && okB:
+		return fmt.Sprintf(f+" → "+f, a, b)
+	case okB:
+		return fmt.Sprintf(f, b)
+	}
+	return "—"
+}
+
+var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+body { font-family: "Liberation Sans", Arial, Helvetica, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
+h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
+table { border-collapse: collapse; margin: .8em 0; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th { background: #f0f3f7; }
+td.l, th.l { text-align: left; }
+caption { caption-side: top; text-align: left; font-weight: bold; padding: .3em 0; }
+.pair { display: flex; flex-wrap: wrap; gap: 2em; }
+figure { margin: 1.5em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { font-size: .92em; color: #444; margin-top: .3em; }
+nav ul { columns: 2; }
+</style>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+<p>Reproduction of <em>Biological Plausibility and Representational Alignment of Feedback Alignment in Convolutional Networks</em>{{if .Preset}}; preset <code>{{.Preset}}</code>{{end}}.</p>
+<nav><ul>
+<li><a href="#table1">Table 1: accuracy</a></li>
+<li><a href="#figures">Figures</a></li>
+<li><a href="#cka">CKA matrices</a></li>
+<li><a href="#efficiency">Efficiency</a></li>
+{{- if .Alignment}}
+<li><a href="#alignment">Alignment summary</a></li>{{end}}
+<li><a href="#config">Configuration</a></li>
+<li><a href="#differences">Differences from the paper</a></li>
+</ul></nav>
+
+<section id="table1">
+<h2>Table 1: best validation and test accuracy</h2>
+<p>Accuracy in percent. Ours: mean ± 95% confidence half-width (Student t) over seeds, the bare value with one seed; test accuracy is that of the best-validation checkpoint. Δ is ours minus the paper's.</p>
+<table id="table1-table">
+<thead><tr><th class="l">rule</th><th class="l">hyper-parameters</th><th>seeds</th><th>diverged</th><th>best val (ours)</th><th>best val (paper)</th><th>Δ val</th><th>test (ours)</th><th>test (paper)</th><th>Δ test</th><th>best epoch (ours)</th><th>best epoch (paper)</th></tr></thead>
+<tbody>
+{{- range .Table1}}
+<tr data-rule="{{.Rule}}"><td class="l">{{.Name}}</td><td class="l">{{.HP}}</td><td>{{.Seeds}}</td><td>{{.Diverged}}</td><td>{{.Val}}</td><td>{{.PaperVal}}</td><td>{{.DeltaVal}}</td><td>{{.Test}}</td><td>{{.PaperTest}}</td><td>{{.DeltaTest}}</td><td>{{.Epoch}}</td><td>{{.PaperEpoch}}</td></tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+
+<section id="figures">
+<h2>Figures</h2>
+{{- range .Figures}}
+<figure id="fig-{{.Name}}">
+<img src="{{.Src}}" alt="{{.Caption}}">
+<figcaption>{{.Caption}}</figcaption>
+</figure>
+{{- else}}
+<p>No figures were rendered.</p>
+{{- end}}
+</section>
+
+<section id="cka">
+<h2>CKA matrices</h2>
+<p>Rows: the rule model's layers; columns: the BP model's layers. Subset “all images”: ours beside the paper's (Fig. 8). Ours is the mean over seeds.</p>
+{{- range .CKAAll}}
+<div class="pair">
+{{template "matrix" .Ours}}
+{{- if .HasPaper}}
+{{template "matrix" .Paper}}
+{{- end}}
+</div>
+{{- end}}
+{{- range .CKAOther}}
+{{template "matrix" .}}
+{{- end}}
+{{- if not (or .CKAAll .CKAOther)}}
+<p>No CKA results in this run.</p>
+{{- end}}
+</section>
+
+<section id="efficiency">
+<h2>Efficiency</h2>
+<p>Measured in this run (manifest.json). Feedback parameters and memory are beyond what BP needs.</p>
+<table id="efficiency-table">
+<thead><tr><th class="l">rule</th><th>feedback parameters</th><th>extra memory</th><th>training images/s</th><th>backward share of step time</th></tr></thead>
+<tbody>
+{{- range .Efficiency}}
+<tr><td class="l">{{.Name}}</td><td>{{.Params}}</td><td>{{.Bytes}}</td><td>{{.IPS}}</td><td>{{.Share}}</td></tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+{{- if .Alignment}}
+
+<section id="alignment">
+<h2>Alignment summary</h2>
+<p>Local alignment angle, mean over the first epoch’s steps → mean over the last epoch’s steps (mean over seeds).</p>
+<table id="alignment-table">
+<thead><tr><th class="l">rule</th><th>conv2</th><th>fc1</th><th>fc2</th><th>fc3</th></tr></thead>
+<tbody>
+{{- range .Alignment}}
+<tr><td class="l">{{.Name}}</td>{{range .Layers}}<td>{{.}}</td>{{end}}</tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+{{- end}}
+
+<section id="config">
+<h2>Configuration</h2>
+<table id="config-table">
+<thead><tr><th class="l">setting</th><th class="l">value</th></tr></thead>
+<tbody>
+{{- range .Config}}
+<tr><td class="l"><code>{{.Key}}</code></td><td class="l"><code>{{.Value}}</code></td></tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+
+<section id="differences">
+<h2>Where this run differs from the paper</h2>
+<ul>
+{{- range .Differences}}
+<li>{{.}}</li>
+{{- else}}
+<li>No differences recorded.</li>
+{{- end}}
+</ul>
+</section>
+</body>
+</html>
+{{define "matrix"}}<table class="cka">
+<caption>{{.Title}}</caption>
+{{- range $i, $row := .Rows}}
+<tr>{{range $j, $c := $row}}{{if or (eq $i 0) (eq $j 0)}}<th>{{$c}}</th>{{else}}<td>{{$c}}</td>{{end}}{{end}}</tr>
+{{- end}}
+</table>{{end}}`))
+
+// HTML renders r as one self-contained HTML page: every figure embedded as
+// a data:image/png;base64 URL, no external style sheets, scripts or fonts.
+// Every string from outside (title, configuration, differences, captions,
+// rule names) is escaped by html/template.
+func HTML(r *Report) ([]byte, error) {
+	v, err := buildView(r, true)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := page.Execute(&buf, v); err != nil {
+		return nil, fmt.Errorf("figures: HTML: %w", err)
+	}
+	return buf.Bytes(), nil
+}

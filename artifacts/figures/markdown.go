@@ -1,0 +1,117 @@
+package figures
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// mdEscaper makes a string safe inside a Markdown table cell: pipes and
+// Markdown punctuation are backslash-escaped, newlines become spaces, and
+// <, >, & become HTML entities so that raw HTML is never passed through.
+var mdEscaper = strings.NewReplacer(
+	"&", "&amp;", "<", "&lt;", ">", "&gt;",
+	"|", `\|`, "\\", `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
+	"\r\n", " ", "\n", " ", "\r", " ",
+)
+
+func md(s string) string { return mdEscaper.Replace(s) }
+
+func mdTable(b *bytes.Buffer, header []string, rows [][]string) {
+	esc := func(cells []string) string {
+		out := make([]string, len(cells))
+		for i, c := range cells {
+			out[i] = md(c)
+		}
+		return "| " + strings.Join(out, " | ") + " |\n"
+	}
+	b.WriteString(esc(header))
+	seps := make([]string, len(header))
+	for i := range seps {
+		seps[i] = "---"
+	}
+	b.WriteString("| " + strings.Join(seps, " | ") + " |\n")
+	for _, r := range rows {
+		b.WriteString(esc(r))
+	}
+	b.WriteString("\n")
+}
+
+func mdMatrix(b *bytes.Buffer, m ckaView) {
+	fmt.Fprintf(b, "**%s**\n\n", md(m.Title))
+	mdTable(b, m.Rows[0], m.Rows[1:])
+}
+
+// Markdown renders r as report.md: the same tables as HTML, with figures
+// referenced as figures/<name>.png (relative to the report). Every string
+// from outside is escaped for Markdown, and <, >, & become entities so that
+// no raw HTML reaches a renderer.
+func Markdown(r *Report) ([]byte, error) {
+	v, err := buildView(r, false)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# %s\n\n", md(v.Title))
+	if v.Preset != "" {
+		fmt.Fprintf(&b, "Preset: %s\n\n", md(v.Preset))
+	}
+
+	b.WriteString("## Table 1: best validation and test accuracy\n\n")
+	b.WriteString("Accuracy in percent. Ours: mean ± 95% confidence half-width (Student t) over seeds, the bare value with one seed. Δ is ours minus the paper's.\n\n")
+	var rows [][]string
+	for _, t := range v.Table1 {
+		rows = append(rows, []string{t.Name, t.HP, t.Seeds, t.Diverged, t.Val, t.PaperVal, t.DeltaVal,
+			t.Test, t.PaperTest, t.DeltaTest, t.Epoch, t.PaperEpoch})
+	}
+	mdTable(&b, []string{"rule", "hyper-parameters", "seeds", "diverged", "best val (ours)", "best val (paper)", "Δ val",
+		"test (ours)", "test (paper)", "Δ test", "best epoch (ours)", "best epoch (paper)"}, rows)
+
+	b.WriteString("## Figures\n\n")
+	for _, f := range v.Figures {
+		fmt.Fprintf(&b, "![%s](%s)\n\n*%s*\n\n", md(f.Name), string(f.Src), md(f.Caption))
+	}
+
+	b.WriteString("## CKA matrices\n\nRows: the rule model's layers; columns: the BP model's layers. Ours is the mean over seeds.\n\n")
+	for _, p := range v.CKAAll {
+		mdMatrix(&b, p.Ours)
+		if p.HasPaper {
+			mdMatrix(&b, p.Paper)
+		}
+	}
+	for _, m := range v.CKAOther {
+		mdMatrix(&b, m)
+	}
+
+	b.WriteString("## Efficiency\n\n")
+	rows = nil
+	for _, e := range v.Efficiency {
+		rows = append(rows, []string{e.Name, e.Params, e.Bytes, e.IPS, e.Share})
+	}
+	mdTable(&b, []string{"rule", "feedback parameters", "extra memory", "training images/s", "backward share of step time"}, rows)
+
+	if len(v.Alignment) > 0 {
+		b.WriteString("## Alignment summary\n\nLocal alignment angle, first epoch → last epoch (mean over seeds).\n\n")
+		rows = nil
+		for _, a := range v.Alignment {
+			rows = append(rows, append([]string{a.Name}, a.Layers...))
+		}
+		mdTable(&b, []string{"rule", "conv2", "fc1", "fc2", "fc3"}, rows)
+	}
+
+	b.WriteString("## Configuration\n\n")
+	rows = nil
+	for _, kv := range v.Config {
+		rows = append(rows, []string{kv.Key, kv.Value})
+	}
+	mdTable(&b, []string{"setting", "value"}, rows)
+
+	b.WriteString("## Where this run differs from the paper\n\n")
+	if len(v.Differences) == 0 {
+		b.WriteString("- No differences recorded.\n")
+	}
+	for _, d := range v.Differences {
+		fmt.Fprintf(&b, "- %s\n", md(d))
+	}
+	return b.Bytes(), nil
+}

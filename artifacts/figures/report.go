@@ -1,0 +1,188 @@
+package figures
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+
+	"github.com/fabeam/fabeam/artifacts/results"
+)
+
+// KV is one entry of the run's resolved configuration.
+type KV struct {
+	Key, Value string
+}
+
+// EfficiencyRow is one rule's cost, from the run's manifest.json
+// measurements.
+type EfficiencyRow struct {
+	Rule string
+	// FeedbackParams is the number of feedback-operator parameters the rule
+	// stores beyond bp (0 for bp and usf_sn, whose operators derive from W).
+	FeedbackParams int64
+	// ExtraBytes is the memory the rule needs beyond bp, in bytes.
+	ExtraBytes int64
+	// ImagesPerSec is the training throughput (images per second).
+	ImagesPerSec float64
+	// BackwardShare is the backward pass's fraction of step time, in [0, 1].
+	BackwardShare float64
+}
+
+// Figure is one rendered figure.
+type Figure struct {
+	// Name is the file stem: the figure is figures/<Name>.png.
+	Name    string
+	Caption string
+	PNG     []byte
+}
+
+// Report is everything the report pages show.
+type Report struct {
+	Title     string
+	Results   results.Results
+	Histories map[string][]results.History
+	// Config is the run's resolved configuration, in display order.
+	Config     []KV
+	Efficiency []EfficiencyRow
+	Figures    []Figure
+	// Differences lists where this run differs from the paper and why.
+	Differences []string
+}
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9_-]+`)
+
+// FigureName turns parts into a file-name-safe figure name: lower case,
+// runs of characters outside [a-z0-9_-] replaced by "-", parts joined
+// by "_".
+func FigureName(parts ...string) string {
+	for i, p := range parts {
+		parts[i] = strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(p), "-"), "-")
+	}
+	return strings.Join(parts, "_")
+}
+
+// ExemplarScale is the upscaling BuildFigures uses for the exemplar grid.
+const ExemplarScale = 3
+
+// BuildFigures renders every figure the report shows from r.Results,
+// r.Histories and exemplars, and appends them to r.Figures in report order:
+// validation accuracy, local angles, update angles, sign concordance, CKA
+// heatmaps (per rule and subset, mean over seeds; then the bp-vs-bp noise
+// ceiling when present), exemplar grid, per-class accuracy, grid search.
+// A figure whose input is absent (ErrNoData) is left out; any other error is
+// returned.
+func BuildFigures(r *Report, exemplars []ExemplarRow) error {
+	add := func(name, caption string, png []byte, err error) error {
+		if errors.Is(err, ErrNoData) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		r.Figures = append(r.Figures, Figure{Name: name, Caption: caption, PNG: png})
+		return nil
+	}
+	png, err := ValAccuracy(r.Histories)
+	if err := add("val_accuracy", "Validation accuracy per epoch per rule (paper Fig. 2). With several seeds: mean line, band min–max over seeds.", png, err); err != nil {
+		return err
+	}
+	png, err = LocalAngles(r.Histories)
+	if err := add("local_angles", "Local alignment angle between the rule's backward signal and W^T δ per layer over training steps (paper Fig. 3); raw values faint, EMA (α = 0.05) on top, mean over seeds.", png, err); err != nil {
+		return err
+	}
+	png, err = UpdateAngles(r.Histories)
+	if err := add("update_angles", "End-to-end angle between each layer's weight update under the rule and the true back-propagated gradient, over training steps.", png, err); err != nil {
+		return err
+	}
+	png, err = Concordance(r.Histories)
+	if err := add("concordance", "Sign concordance between the forward weights W and the fixed feedback B0 per layer (paper Figs. 4 and 7); chance is 0.5. fa_random's conv2 is skipped (shapes differ).", png, err); err != nil {
+		return err
+	}
+	groups, err := GroupCKA(r.Results.CKA)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		png, err := CKAGroupHeatmap(g)
+		name := FigureName("cka", g.Rule, g.Subset)
+		cap := fmt.Sprintf("Linear CKA between %s's layers (rows) and %s's (columns) on subset %q (%s); paper Figs. 5, 8, 9.",
+			RuleName(g.Rule), RuleName(g.Reference), SubsetName(g.Subset), g.NLabel())
+		if g.NoiseCeiling() {
+			name = FigureName("cka", g.Rule, "vs", g.Reference, "seeds", g.Subset)
+			cap = fmt.Sprintf("Noise ceiling: linear CKA between BP models of different seeds on subset %q (%s).", SubsetName(g.Subset), g.NLabel())
+		}
+		if err := add(name, cap, png, err); err != nil {
+			return err
+		}
+	}
+	if len(exemplars) > 0 {
+		png, err = ExemplarGrid(exemplars, ExemplarScale)
+		if err := add("exemplars", "Top-activating test images of the three most important conv2 channels (Grad-CAM-style importance on dog images) per rule (paper Fig. 6); each cell is the channel's 9 top images.", png, err); err != nil {
+			return err
+		}
+	}
+	png, err = PerClassBars(r.Results.PerClass)
+	if err := add("per_class", "Test accuracy per CIFAR-10 class per rule (mean over seeds).", png, err); err != nil {
+		return err
+	}
+	png, err = GridSearch(r.Results.Grid)
+	if err := add("grid_search", "Hyper-parameter search: validation accuracy per grid point and rule; the chosen point in full colour.", png, err); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Table1Row is one rule's line of Table 1: ours over seeds beside the
+// paper's.
+type Table1Row struct {
+	Rule string
+	// Seeds and Diverged count the final runs and those that diverged.
+	Seeds, Diverged int
+	// BestVal and Test are means over seeds (fractions) with their 95%
+	// half-widths (0 with one seed); NaN when the rule was not run.
+	BestVal, BestValHalf, Test, TestHalf float64
+	// BestEpochs lists each seed's best epoch, in seed order.
+	BestEpochs      []int
+	Hyperparameters results.Hyperparameters
+	// Paper is the paper's row, nil for a rule the paper did not run.
+	Paper *PaperResult
+}
+
+// Table1 builds Table 1 from res: one row per rule run or in the paper, in
+// SortRules order. Diverged seeds count like the others (their best-val
+// checkpoint predates the divergence) and are also counted in Diverged.
+func Table1(res results.Results) []Table1Row {
+	set := map[string]bool{}
+	for r := range res.Rules {
+		set[r] = true
+	}
+	for r := range PaperTable1 {
+		set[r] = true
+	}
+	var out []Table1Row
+	for _, rule := range sortedKeys(set) {
+		row := Table1Row{Rule: rule, BestVal: math.NaN(), Test: math.NaN()}
+		if p, ok := PaperTable1[rule]; ok {
+			row.Paper = &p
+		}
+		if rr, ok := res.Rules[rule]; ok {
+			row.Hyperparameters = rr.Hyperparameters
+			var val, test []float64
+			for _, s := range rr.Seeds {
+				val = append(val, s.BestValAcc)
+				test = append(test, s.TestAcc)
+				row.BestEpochs = append(row.BestEpochs, s.BestEpoch)
+				if s.Diverged {
+					row.Diverged++
+				}
+			}
+			row.Seeds = len(rr.Seeds)
+			row.BestVal, row.BestValHalf = MeanCI95(val)
+			row.Test, row.TestHalf = MeanCI95(test)
+		}
+		out = append(out, row)
+	}
+	return out
+}
