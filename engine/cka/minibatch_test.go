@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/fabeam/fabeam/engine/rng"
 )
 
 func TestDefaultMinibatchIsThePapers(t *testing.T) {
@@ -150,5 +152,49 @@ func TestMinibatchReportsBadInputsAsErrors(t *testing.T) {
 		if _, err := MinibatchMatrix([]Matrix{x}, []Matrix{x}, c.o); err == nil {
 			t.Errorf("MinibatchMatrix with %+v: no error", c.o)
 		}
+	}
+}
+
+// MinibatchMatrixRows on a subset of rows must equal MinibatchMatrix on the
+// gathered rows, bit for bit.
+func TestMinibatchMatrixRowsEqualsGathered(t *testing.T) {
+	r := rng.New(11, "rows-test")
+	mk := func(n, d int) Matrix {
+		m := NewMatrix(n, d, make([]float32, n*d))
+		r.FillNormal(m.Data, 1)
+		return m
+	}
+	const n = 120
+	xs := []Matrix{mk(n, 7), mk(n, 3)}
+	ys := []Matrix{mk(n, 5), mk(n, 9)}
+	var rows []int
+	for i := n - 1; i >= 0; i -= 2 {
+		rows = append(rows, i)
+	}
+	gather := func(m Matrix) Matrix {
+		g := NewMatrix(len(rows), m.Cols, make([]float32, len(rows)*m.Cols))
+		for i, row := range rows {
+			copy(g.Data[i*m.Cols:(i+1)*m.Cols], m.Data[row*m.Cols:(row+1)*m.Cols])
+		}
+		return g
+	}
+	o := MinibatchOptions{BatchSize: 16, Passes: 3, Seed: 4}
+	want, err := MinibatchMatrix([]Matrix{gather(xs[0]), gather(xs[1])}, []Matrix{gather(ys[0]), gather(ys[1])}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := MinibatchMatrixRows(xs, ys, rows, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		for j := range want[i] {
+			if math.Float64bits(got[i][j]) != math.Float64bits(want[i][j]) {
+				t.Errorf("[%d][%d] = %v, want %v", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+	if _, err := MinibatchMatrixRows(xs, ys, rows[:10], o); err == nil {
+		t.Error("10 rows with batches of 16 accepted")
 	}
 }

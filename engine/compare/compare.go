@@ -158,10 +158,8 @@ type Pair struct {
 // the caller must handle them. It returns an error if o is invalid and
 // panics if the features and labels do not describe the same images.
 //
-// Memory: the subsets other than SubsetAll are gathered into copies of
-// both models' features, one subset at a time, so a call needs up to twice
-// the features of the larger subset on top of ref and rule (worst case
-// 2 × 1.7 GB for 15,000 images).
+// Memory: the subsets are read in place (cka.MinibatchMatrixRows), so a
+// call needs little beyond ref and rule themselves.
 func CKAMatrices(ref, rule *Features, labels []uint8, pair Pair, o cka.MinibatchOptions) ([]results.CKAEntry, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -181,11 +179,13 @@ func CKAMatrices(ref, rule *Features, labels []uint8, pair Pair, o cka.Minibatch
 			out = append(out, e)
 			continue
 		}
-		rf, rl := ref, rule
-		if s.name != SubsetAll {
-			rf, rl = ref.Rows(s.idx), rule.Rows(s.idx)
+		var m [][]float64
+		var err error
+		if s.name == SubsetAll {
+			m, err = cka.MinibatchMatrix(rule.Layers[:], ref.Layers[:], o)
+		} else {
+			m, err = cka.MinibatchMatrixRows(rule.Layers[:], ref.Layers[:], s.idx, o)
 		}
-		m, err := cka.MinibatchMatrix(rl.Layers[:], rf.Layers[:], o)
 		if err != nil {
 			return nil, fmt.Errorf("compare: %s seed %d against %s seed %d, subset %s: %w", pair.Rule, pair.Seed, pair.Reference, pair.ReferenceSeed, s.name, err)
 		}

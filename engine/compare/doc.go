@@ -57,11 +57,8 @@
 // One model's features on 15,000 images take 15,000 × 28,890 float32 =
 // 1.73 GB (1.54 GB of it conv1). ExtractFeatures holds exactly that plus
 // one nn.Model at the batch size (about 1 MB per image of batch). A
-// comparison holds two models' features (3.5 GB) and, while one of the two
-// smaller subsets is processed, a gathered copy of both models' features on
-// that subset (up to 2 × 1.2 GB for a 10,000-image subset): about 6 GB peak.
-// cka's minibatch estimator only ever needs 256 rows at a time, so a
-// row-index variant of cka.MinibatchMatrix would remove the copies.
+// comparison holds two models' features (3.5 GB); the subsets are read in
+// place through cka.MinibatchMatrixRows, never copied, so that is the peak.
 //
 // # Tests
 //
