@@ -1,0 +1,224 @@
+package transforms
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/fabeam/fabeam/artifacts/format"
+	"github.com/fabeam/fabeam/artifacts/store"
+	"github.com/fabeam/fabeam/engine/cifar"
+)
+
+func init() {
+	register.DoFn3x1[context.Context, []byte, func(string), error](&PreprocessFn{})
+	register.Emitter1[string]()
+}
+
+// Dataset artifact file names, under the dataset stage key.
+const (
+	DatasetFile     = "dataset.safetensors"
+	DatasetMetaFile = "dataset.json"
+)
+
+// DatasetSpec is what a dataset artifact's key is computed from.
+type DatasetSpec struct {
+	Source         string `json:"source"` // "cifar10" or "synthetic"
+	SyntheticTrain int    `json:"synthetic_train,omitempty"`
+	SyntheticTest  int    `json:"synthetic_test,omitempty"`
+	SyntheticSeed  uint64 `json:"synthetic_seed,omitempty"`
+	// Split names the train/val rule: NumPy's permutation(n) with seed 42,
+	// the last n/10 for validation.
+	Split string `json:"split"`
+}
+
+// DatasetMeta is dataset.json: the sizes of the three sets and the wall
+// clock the stage took (which reaches manifest.json, never results.json).
+type DatasetMeta struct {
+	Spec        DatasetSpec `json:"spec"`
+	Train       int         `json:"train"`
+	Val         int         `json:"val"`
+	Test        int         `json:"test"`
+	WallSeconds float64     `json:"wall_seconds"`
+}
+
+// DatasetSpecOf returns the dataset c asks for.
+func DatasetSpecOf(c Config) DatasetSpec {
+	if c.Synthetic {
+		return DatasetSpec{Source: "synthetic", SyntheticTrain: c.SyntheticTrain, SyntheticTest: c.SyntheticTest,
+			SyntheticSeed: c.SyntheticSeed, Split: "numpy-permutation-42-last-tenth"}
+	}
+	// The canonical CIFAR-10 files are identified by name: cifar.Load
+	// validates them, and the archive's MD5 pins their content.
+	return DatasetSpec{Source: "cifar10", Split: "numpy-permutation-42-last-tenth"}
+}
+
+// DatasetKey is the store key of the dataset artifact c asks for.
+func DatasetKey(c Config) string { return StageKey("dataset", DatasetSpecOf(c)) }
+
+// Preprocess writes the dataset artifact — train, validation and test images
+// and labels as uint8 tensors in one safetensors file, split by the paper's
+// rule — unless it already exists, and returns a PCollection<string> holding
+// its key.
+func Preprocess(s beam.Scope, c Config) beam.PCollection {
+	s = s.Scope("transforms.Preprocess")
+	return beam.ParDo(s, &PreprocessFn{Cfg: c}, beam.Impulse(s))
+}
+
+// PreprocessFn builds the dataset artifact. Cfg is its configuration.
+type PreprocessFn struct {
+	Cfg Config
+}
+
+// ProcessElement writes the dataset (or skips it if present) and emits its key.
+func (f *PreprocessFn) ProcessElement(ctx context.Context, _ []byte, emit func(string)) error {
+	st, err := openStore(ctx, f.Cfg.Out)
+	if err != nil {
+		return err
+	}
+	key := DatasetKey(f.Cfg)
+	metaKey := store.Join(key, DatasetMetaFile)
+	if ok, err := st.Exists(ctx, metaKey); err != nil {
+		return err
+	} else if ok {
+		skippedStages.Inc(ctx, 1)
+		log.Infof(ctx, "preprocess: dataset %s exists, skipped", key)
+		emit(key)
+		return nil
+	}
+	start := time.Now()
+	var trainAll, test *cifar.Set
+	if f.Cfg.Synthetic {
+		trainAll = cifar.Synthetic(f.Cfg.SyntheticTrain, f.Cfg.SyntheticSeed)
+		test = cifar.Synthetic(f.Cfg.SyntheticTest, f.Cfg.SyntheticSeed+1)
+	} else if trainAll, test, err = loadCIFAR(ctx, f.Cfg.Data); err != nil {
+		return err
+	}
+	tr, val := cifar.PaperSplit(trainAll)
+	if err := writeDataset(ctx, st, store.Join(key, DatasetFile), tr, val, test); err != nil {
+		return err
+	}
+	meta := DatasetMeta{Spec: DatasetSpecOf(f.Cfg), Train: tr.Len(), Val: val.Len(), Test: test.Len(),
+		WallSeconds: time.Since(start).Seconds()}
+	if err := putJSON(ctx, st, metaKey, meta); err != nil {
+		return err
+	}
+	log.Infof(ctx, "preprocess: dataset %s written (train %d, val %d, test %d)", key, meta.Train, meta.Val, meta.Test)
+	emit(key)
+	return nil
+}
+
+// loadCIFAR reads the six CIFAR-10 files from a local folder or from a
+// store URI (gs://…, mem://…), so Dataflow workers can read them from GCS.
+func loadCIFAR(ctx context.Context, dir string) (train, test *cifar.Set, err error) {
+	if !strings.Contains(dir, "://") {
+		tr, te, err := cifar.Load(dir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading CIFAR-10 from --data=%s: %w", dir, err)
+		}
+		return tr, te, nil
+	}
+	st, err := openStore(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var parts []*cifar.Set
+	for _, name := range cifar.AllFiles() {
+		b, err := st.Get(ctx, name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading CIFAR-10 file %s (--data): %w; copy the six files of cifar-10-batches-bin there", st.URI(name), err)
+		}
+		s, err := cifar.Read(bytes.NewReader(b), st.URI(name), int64(len(b)))
+		if err != nil {
+			return nil, nil, err
+		}
+		parts = append(parts, s)
+	}
+	return cifar.Concat(parts[:len(parts)-1]...), parts[len(parts)-1], nil
+}
+
+func writeDataset(ctx context.Context, st store.Store, key string, tr, val, test *cifar.Set) error {
+	var ts []format.Tensor
+	for _, p := range []struct {
+		name string
+		s    *cifar.Set
+	}{{"train", tr}, {"val", val}, {"test", test}} {
+		n := p.s.Len()
+		ts = append(ts,
+			format.Tensor{Name: p.name + ".images", DType: "U8", Shape: []int{n, cifar.Channels, cifar.Height, cifar.Width}, Data: p.s.Images},
+			format.Tensor{Name: p.name + ".labels", DType: "U8", Shape: []int{n}, Data: p.s.Labels})
+	}
+	w, err := st.Create(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := format.WriteSafetensors(w, ts, map[string]string{"format": "fabeam.dataset", "format_version": fmt.Sprint(FormatVersion)}); err != nil {
+		return fmt.Errorf("writing %s: %w", st.URI(key), err)
+	}
+	return w.Commit()
+}
+
+// Dataset is a loaded dataset artifact.
+type Dataset struct {
+	Train, Val, Test *cifar.Set
+}
+
+var datasets struct {
+	sync.Mutex
+	m map[string]*Dataset
+}
+
+// LoadDataset reads the dataset artifact at key from the store at uri. It
+// is cached per process: every training run in a worker shares one copy.
+func LoadDataset(ctx context.Context, uri, key string) (*Dataset, error) {
+	datasets.Lock()
+	defer datasets.Unlock()
+	if d, ok := datasets.m[uri+"\x00"+key]; ok {
+		return d, nil
+	}
+	st, err := openStore(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	fk := store.Join(key, DatasetFile)
+	r, err := st.Open(ctx, fk)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", st.URI(fk), err)
+	}
+	defer r.Close()
+	f, err := format.ReadSafetensors(r, r.Size(), format.Limits{})
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w; delete the folder %s to rebuild it", st.URI(fk), err, st.URI(key))
+	}
+	d := &Dataset{}
+	for _, p := range []struct {
+		name string
+		dst  **cifar.Set
+	}{{"train", &d.Train}, {"val", &d.Val}, {"test", &d.Test}} {
+		im, err := f.Read(p.name + ".images")
+		if err != nil {
+			return nil, fmt.Errorf("dataset %s: %w", st.URI(fk), err)
+		}
+		lb, err := f.Read(p.name + ".labels")
+		if err != nil {
+			return nil, fmt.Errorf("dataset %s: %w", st.URI(fk), err)
+		}
+		if len(im.Data) != len(lb.Data)*cifar.ImageBytes {
+			return nil, fmt.Errorf("dataset %s: %s has %d image bytes for %d labels", st.URI(fk), p.name, len(im.Data), len(lb.Data))
+		}
+		*p.dst = &cifar.Set{Images: im.Data, Labels: lb.Data}
+	}
+	if datasets.m == nil {
+		datasets.m = map[string]*Dataset{}
+	}
+	datasets.m[uri+"\x00"+key] = d
+	return d, nil
+}

@@ -1,0 +1,119 @@
+package transforms
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/fabeam/fabeam/artifacts/figures"
+	"github.com/fabeam/fabeam/artifacts/store"
+	"github.com/fabeam/fabeam/engine/nn"
+)
+
+// writeReport renders figures/*.png, report.html and report.md through
+// artifacts/figures.
+func writeReport(ctx context.Context, env *ReportEnv) error {
+	st := env.Store
+	rep := &figures.Report{
+		Title:       "fabeam: feedback alignment in a small CNN on CIFAR-10 (preset " + env.Cfg.Preset + ")",
+		Results:     *env.Results,
+		Histories:   env.Histories,
+		Config:      configKV(env.Cfg),
+		Efficiency:  efficiency(env),
+		Differences: append(differences(env.Cfg), env.Differences...),
+	}
+	if err := figures.BuildFigures(rep, env.Exemplars); err != nil {
+		return fmt.Errorf("report: figures: %w", err)
+	}
+	rep.Figures = append(rep.Figures, env.Figures...)
+	for _, f := range rep.Figures {
+		if err := st.Put(ctx, store.Join(FiguresDir, f.Name+".png"), f.PNG); err != nil {
+			return fmt.Errorf("report: writing figure %s: %w", f.Name, err)
+		}
+	}
+	html, err := figures.HTML(rep)
+	if err != nil {
+		return fmt.Errorf("report: HTML: %w", err)
+	}
+	md, err := figures.Markdown(rep)
+	if err != nil {
+		return fmt.Errorf("report: Markdown: %w", err)
+	}
+	if err := st.Put(ctx, ReportHTML, html); err != nil {
+		return err
+	}
+	return st.Put(ctx, ReportMD, md)
+}
+
+// configKV flattens the configuration's JSON into sorted key/value rows.
+func configKV(c Config) []figures.KV {
+	b, _ := json.Marshal(c)
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(b, &m)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	kv := make([]figures.KV, 0, len(keys))
+	for _, k := range keys {
+		kv = append(kv, figures.KV{Key: k, Value: string(m[k])})
+	}
+	return kv
+}
+
+// efficiency builds the efficiency table: feedback parameters from each
+// rule's feedback tensors (4 bytes each), images/s from this run's final
+// trainings. The backward share is not measured by the pipeline (0); the
+// engine's benchmarks give it.
+func efficiency(env *ReportEnv) []figures.EfficiencyRow {
+	var rows []figures.EfficiencyRow
+	ips := map[string][]float64{}
+	for _, r := range env.Gathered.Runs {
+		if r.ImagesPerSec > 0 {
+			ips[r.Rule] = append(ips[r.Rule], r.ImagesPerSec)
+		}
+	}
+	for _, rule := range env.Cfg.OrderedRules() {
+		row := figures.EfficiencyRow{Rule: rule}
+		rr := env.Results.Rules[rule]
+		if r, err := nn.NewRule(rule, rr.Hyperparameters.Sigma, 0); err == nil {
+			if fb, ok := r.(nn.FeedbackTensors); ok {
+				for _, t := range fb.Feedback() {
+					row.FeedbackParams += int64(len(t.Data))
+				}
+			}
+		}
+		row.ExtraBytes = 4 * row.FeedbackParams
+		for _, v := range ips[rule] {
+			row.ImagesPerSec += v / float64(len(ips[rule]))
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// differences lists where this configuration departs from the paper.
+func differences(c Config) []string {
+	var d []string
+	if c.Synthetic {
+		d = append(d, "Synthetic images (cifar.Synthetic), not CIFAR-10: this run checks the machinery, its accuracies mean nothing.")
+	}
+	if c.Epochs != 50 {
+		d = append(d, "Final runs train "+strconv.Itoa(c.Epochs)+" epochs, not the paper's 50.")
+	}
+	if !c.Grid {
+		d = append(d, "No hyper-parameter search: the paper's chosen values are used directly.")
+	} else if c.GridEpochs != 3 {
+		d = append(d, "Grid points train "+strconv.Itoa(c.GridEpochs)+" epochs, not the paper's 3.")
+	}
+	if len(c.Seeds) > 1 {
+		d = append(d, "Several seeds per rule (the paper ran one): tables show the mean and a 95% interval.")
+	}
+	d = append(d,
+		"usf_sn normalises with the Frobenius norm (as the authors' code does), not the spectral norm the text names.",
+		"Random streams are seeded per (seed, purpose), so B0, batch order and the CKA shuffle are reproducible, unlike the authors' device RNG and unseeded shuffle.")
+	return d
+}

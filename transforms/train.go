@@ -1,0 +1,274 @@
+package transforms
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/fabeam/fabeam/artifacts/store"
+	"github.com/fabeam/fabeam/engine/train"
+)
+
+func init() {
+	beam.RegisterType(reflect.TypeOf((*RunSpec)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*RunResult)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*Choice)(nil)).Elem())
+	register.DoFn3x1[context.Context, RunSpec, func(RunResult), error](&TrainFn{})
+	register.DoFn2x0[Choice, func(RunSpec)](&SeedsFn{})
+	register.Emitter1[RunSpec]()
+	register.Emitter1[RunResult]()
+}
+
+// Training stage names and the files under a run's key.
+const (
+	StageGrid  = "grid"
+	StageTrain = "train"
+
+	StateFile   = "state.safetensors"
+	ModelFile   = "model.safetensors"
+	HistoryFile = "history.json"
+	ResultFile  = "result.json"
+)
+
+// beam counters, visible in tests and the Dataflow console.
+var (
+	stepsCounter   = beam.NewCounter("fabeam", "steps")
+	epochsCounter  = beam.NewCounter("fabeam", "epochs")
+	skippedStages  = beam.NewCounter("fabeam", "skipped")
+	resumedCounter = beam.NewCounter("fabeam", "resumed")
+	runsCounter    = beam.NewCounter("fabeam", "runs_trained")
+)
+
+// Choice is a rule's hyper-parameters for the final runs, as chosen by
+// SelectBest or taken from Config.Chosen.
+type Choice struct {
+	DatasetKey string
+	Rule       string
+	Point      Point
+}
+
+// RunSpec is one training run to do.
+type RunSpec struct {
+	// Stage is StageGrid or StageTrain.
+	Stage      string
+	DatasetKey string
+	Rule       string
+	Point      Point
+	// Index is the point's position in the rule's grid (grid runs only).
+	Index  int
+	Seed   int
+	Epochs int
+}
+
+// RunResult is a finished training run: its key in the store and a few
+// numbers. WallSeconds and ImagesPerSec are wall clock and go to
+// manifest.json only.
+type RunResult struct {
+	Stage, Key, DatasetKey, Rule string
+	Point                        Point
+	Index, Seed, Epochs          int
+	BestValAcc, TestAcc          float64
+	BestEpoch                    int
+	Diverged                     bool
+	DivergedStep, LastGoodEpoch  int
+	// Skipped is set when the run's outputs already existed.
+	Skipped                   bool
+	WallSeconds, ImagesPerSec float64
+}
+
+// trainConfig is the engine configuration of a run.
+func trainConfig(c Config, r RunSpec) train.Config {
+	return train.Config{
+		Rule: r.Rule, LR: r.Point.LR, WeightDecay: r.Point.WeightDecay, Sigma: r.Point.Sigma,
+		Epochs: r.Epochs, BatchSize: c.BatchSize, Seed: uint64(r.Seed),
+		StepMetrics: c.StepMetrics, UpdateAngleEvery: c.UpdateAngleEvery, EvalBatch: c.EvalBatch,
+	}
+}
+
+// RunKey is the store key of a training run: a hash of the engine
+// configuration and the dataset key.
+func RunKey(c Config, r RunSpec) string {
+	return StageKey(r.Stage, trainConfig(c, r), r.DatasetKey)
+}
+
+// Train fans out every Choice over the configured seeds and trains each
+// (rule, seed) for Config.Epochs, keeping the best-validation checkpoint.
+// In: PCollection<Choice>; out: PCollection<RunResult>.
+func Train(s beam.Scope, c Config, choices beam.PCollection) beam.PCollection {
+	s = s.Scope("transforms.Train")
+	specs := beam.ParDo(s, &SeedsFn{Cfg: c}, choices)
+	specs = beam.Reshuffle(s, specs)
+	return beam.ParDo(s, &TrainFn{Cfg: c}, specs)
+}
+
+// SeedsFn turns a Choice into one final-run spec per seed.
+type SeedsFn struct {
+	Cfg Config
+}
+
+// ProcessElement emits a RunSpec per seed, seeds ascending.
+func (f *SeedsFn) ProcessElement(ch Choice, emit func(RunSpec)) {
+	for _, seed := range f.Cfg.Seeds {
+		emit(RunSpec{Stage: StageTrain, DatasetKey: ch.DatasetKey, Rule: ch.Rule, Point: ch.Point, Seed: seed, Epochs: f.Cfg.Epochs})
+	}
+}
+
+// TrainFn trains one model, resuming from the last completed epoch if a
+// state checkpoint exists and skipping the run if its result exists.
+type TrainFn struct {
+	Cfg Config
+}
+
+// ProcessElement trains the run r and emits its result.
+func (f *TrainFn) ProcessElement(ctx context.Context, r RunSpec, emit func(RunResult)) error {
+	res, err := runTraining(ctx, f.Cfg, r)
+	if err != nil {
+		return err
+	}
+	emit(res)
+	return nil
+}
+
+// runTraining is the body of TrainFn: content-addressed, resumable.
+func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
+	st, err := openStore(ctx, c.Out)
+	if err != nil {
+		return RunResult{}, err
+	}
+	progress.setTotal(c.TotalEpochs())
+	key := RunKey(c, r)
+	resultKey := store.Join(key, ResultFile)
+	var res RunResult
+	switch err := getJSON(ctx, st, resultKey, &res); {
+	case err == nil:
+		skippedStages.Inc(ctx, 1)
+		progress.skip(r.Epochs)
+		log.Infof(ctx, "%s %s seed %d: %s exists, skipped", r.Stage, r.Rule, r.Seed, key)
+		res.Skipped = true
+		return res, nil
+	case !isNotExist(err):
+		return RunResult{}, err
+	}
+
+	ds, err := LoadDataset(ctx, c.Out, r.DatasetKey)
+	if err != nil {
+		return RunResult{}, err
+	}
+	cfg := trainConfig(c, r)
+	opts := train.Options{}
+	stateKey := store.Join(key, StateFile)
+	if resume, err := loadState(ctx, st, stateKey); err != nil {
+		return RunResult{}, err
+	} else if resume != nil {
+		resumedCounter.Inc(ctx, 1)
+		progress.skip(resume.Epoch)
+		log.Infof(ctx, "%s %s seed %d: resuming after epoch %d from %s", r.Stage, r.Rule, r.Seed, resume.Epoch, st.URI(stateKey))
+		opts.Resume = resume
+	}
+	startEpoch := 0
+	if opts.Resume != nil {
+		startEpoch = opts.Resume.Epoch
+	}
+	nTrain := ds.Train.Len()
+	start := time.Now()
+	lastStep := 0
+	if opts.Resume != nil {
+		lastStep = opts.Resume.Step
+	}
+	opts.OnEpoch = func(s *train.State) error {
+		var buf bytes.Buffer
+		if err := train.EncodeState(&buf, s); err != nil {
+			return err
+		}
+		if err := st.Put(ctx, stateKey, buf.Bytes()); err != nil {
+			return fmt.Errorf("writing checkpoint %s: %w", st.URI(stateKey), err)
+		}
+		stepsCounter.Inc(ctx, int64(s.Step-lastStep))
+		lastStep = s.Step
+		epochsCounter.Inc(ctx, 1)
+		if afterEpochHook != nil {
+			afterEpochHook(r, s.Epoch)
+		}
+		return nil
+	}
+	opts.OnProgress = func(p train.Progress) {
+		elapsed := time.Since(start).Seconds()
+		done := p.Epoch - startEpoch
+		ips := float64(done*nTrain) / elapsed
+		runETA := time.Duration(elapsed / float64(done) * float64(p.Epochs-p.Epoch) * float64(time.Second))
+		pipeETA := progress.epoch()
+		log.Infof(ctx, "%s %-11s seed %d epoch %d/%d loss %.4f val %.4f  %.0f images/s  ETA run %s, pipeline %s",
+			r.Stage, r.Rule, r.Seed, p.Epoch, p.Epochs, p.TrainLoss, p.ValAcc, ips, runETA.Round(time.Second), pipeETA)
+	}
+	out, err := train.Run(ctx, cfg, train.NewData(ds.Train, ds.Val, ds.Test), opts)
+	if err != nil {
+		return RunResult{}, fmt.Errorf("%s %s seed %d: %w", r.Stage, r.Rule, r.Seed, err)
+	}
+	wall := time.Since(start).Seconds()
+	h := out.History
+	res = RunResult{
+		Stage: r.Stage, Key: key, DatasetKey: r.DatasetKey, Rule: r.Rule, Point: r.Point,
+		Index: r.Index, Seed: r.Seed, Epochs: r.Epochs,
+		BestValAcc: h.BestValAcc, TestAcc: h.TestAcc, BestEpoch: h.BestEpoch,
+		Diverged: h.Diverged, DivergedStep: h.DivergedStep,
+		WallSeconds: wall,
+	}
+	if h.Diverged {
+		res.LastGoodEpoch = len(h.Epochs)
+	}
+	if trained := out.Final.Epoch - startEpoch; trained > 0 && wall > 0 {
+		res.ImagesPerSec = float64(trained*nTrain) / wall
+	}
+	// The final outputs, result.json last: its presence marks the run done.
+	if r.Stage == StageTrain { // grid models are never used again: save the space
+		var mb bytes.Buffer
+		meta := train.ModelMeta{Rule: r.Rule, Sigma: r.Point.Sigma, Seed: uint64(r.Seed), Epoch: h.BestEpoch, BestValAcc: h.BestValAcc}
+		if err := train.EncodeModel(&mb, out.Best, out.Feedback, meta); err != nil {
+			return RunResult{}, err
+		}
+		if err := st.Put(ctx, store.Join(key, ModelFile), mb.Bytes()); err != nil {
+			return RunResult{}, err
+		}
+	}
+	if err := putJSON(ctx, st, store.Join(key, HistoryFile), h); err != nil {
+		return RunResult{}, err
+	}
+	if err := putJSON(ctx, st, resultKey, res); err != nil {
+		return RunResult{}, err
+	}
+	if err := st.Delete(ctx, stateKey); err != nil {
+		return RunResult{}, err
+	}
+	runsCounter.Inc(ctx, 1)
+	return res, nil
+}
+
+// afterEpochHook, when set (by tests only), runs after each epoch's
+// checkpoint is written.
+var afterEpochHook func(r RunSpec, epoch int)
+
+// loadState returns the saved state at key, or nil if there is none.
+func loadState(ctx context.Context, st store.Store, key string) (*train.State, error) {
+	rd, err := st.Open(ctx, key)
+	if isNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	s, err := train.DecodeState(rd, rd.Size(), st.URI(key))
+	if err != nil {
+		// Checkpoints are written atomically, so this is a layout from
+		// another version: start the run afresh rather than fail.
+		log.Warnf(ctx, "ignoring unreadable checkpoint, training from scratch: %v", err)
+		return nil, nil
+	}
+	return s, nil
+}
