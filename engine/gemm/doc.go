@@ -1,13 +1,119 @@
 // Package gemm is fabeam's float32 matrix multiply.
 //
+// # What it computes
+//
 // All matrices are row-major. Sgemm computes
 //
 //	C = alpha * op(A) * op(B) + beta * C
 //
 // where op(X) is X or X^T, op(A) is m×k, op(B) is k×n and C is m×n, with
-// leading dimensions (row strides) lda, ldb, ldc.
+// leading dimensions (row strides) lda, ldb, ldc. As in BLAS, beta == 0
+// overwrites C without reading it (NaN in C does not survive), and
+// alpha == 0 or k == 0 only scales C. The engine's three products of a
+// layer are all plain calls: forward X·W^T (NT), input gradient dOut·W (NN),
+// weight gradient dOut^T·X (TN); TT works too.
 //
-// Determinism: for given inputs the result is bit-identical whatever the
-// number of threads; work is split over M and N, never over K, so every
-// element of C is summed in one fixed order.
+// # Design (Goto & van de Geijn 2008; BLIS, Van Zee & van de Geijn 2015)
+//
+// Three layers, as in every fast BLAS.
+//
+// Micro-kernel. It keeps an mr×nr block of C in vector registers and, for
+// p = 0..kc-1, loads one row of a packed B panel (nr floats), broadcasts the
+// mr values of column p of A, and does mr×nr/lanes FMAs. At the end it adds
+// alpha times the block to C (or stores it without reading C, on the first
+// K block when beta == 0). Kernels (gemm_amd64.s, kernel.go):
+//
+//	avx512      12×32  24 zmm accumulators, 2 zmm of B, 4 broadcast registers
+//	avx512/16   12×16  its half, for a last column panel of at most 16
+//	avx2         6×16  12 ymm accumulators, 2 ymm of B, 2 broadcast registers
+//	generic      4×4   portable Go, 16 scalar accumulators
+//
+// The 12×32 shape feeds the two 512-bit FMA ports of a Zen 4/5 or recent
+// Intel core: 24 independent accumulators cover FMA latency × ports (4 × 2)
+// three times over, and each step needs 14 loads for 24 FMAs. nr = 32
+// divides the network's widths (64, 192, 384, 576, 1600, 6400); mr = 12
+// divides 4608, 384 and 192 and wastes 3% at 128. The 12×16 half turns
+// conv1's weight gradient (n = 75 = 2·32 + 11) from 78% to 94% useful
+// work; per lane it does exactly the same operations as the full kernel.
+//
+// Packing. op(B) is copied, kcBlock×ncBlock at a time, into panels of nr
+// columns (row p of a panel is nr contiguous floats, zero-padded past n),
+// so the kernel streams B with unit stride whether B was transposed or not.
+// Exception: when B is not transposed and ldb is a multiple of 16 (rows keep
+// 64-byte alignment), full panels are read straight from B (the kernel takes
+// B's row stride), which saves copying all of B on every call; that is a
+// fifth of conv2's weight-gradient time, where B is 4,608×1,600 and meets
+// only 64 rows of A.
+// A is NOT packed: the kernel reads A(i,p) at a + i*rsa + p*csa (rsa, csa =
+// 4·lda, 4 for A, or 4, 4·lda for A^T), which costs nothing for the skinny
+// products here (conv1's A is 51,200×75 and would cost about as much to
+// pack as to multiply against 64 columns). Only the last, partial row block
+// of A (m not a multiple of mr) is copied into a zero-padded panel; a
+// partial block of C is computed in a padded scratch tile by the same
+// kernel and copied back.
+//
+// Loops (per job, see Threading): for each K block pc (kcBlock = 256), for
+// each B block jc (ncBlock = 512 columns, packed once), for each row block
+// ic (mcBlock = 96 rows), for each B panel jr, for each row panel ir: one
+// kernel call. A B panel (256×32 floats = 32 KiB) stays in L1 while the row
+// panels of A stream past it; a packed B block (512 KiB) stays in L2. The
+// sizes were measured, not derived: kcBlock 256, 512, 1024 and 2048 came
+// within noise of each other on the network's shapes (measured on this box), and
+// 256 is the textbook choice. beta == 0 is folded into the first K block
+// (the kernel stores instead of adding), which matters for conv1, whose C
+// (51,200×64) would otherwise be cleared, re-read and re-written.
+//
+// # Threading
+//
+// One package-level pool of GOMAXPROCS worker goroutines, started on first
+// use, serves every call in the process. A call cuts C into a grid of
+// rectangles (about four per thread; M first, then N; every cut at a
+// multiple of mr or nr), hands up to threads-1 "helper" tokens to the pool
+// without blocking, and takes jobs itself until none are left. A helper
+// that arrives after the jobs are gone just leaves. So when several
+// trainings multiply at once (prism runs bundles concurrently) the pool
+// never adds more than GOMAXPROCS busy goroutines, and a busy pool only
+// means the caller works alone. Products under 1 MFLOP (2mnk < 2^20) run
+// on the caller's goroutine. SetThreads caps the goroutines per call.
+//
+// Steady-state calls allocate nothing: call records and packing buffers
+// (kcBlock·ncBlock + kcBlock·12 + 12·32 floats ≈ 0.5 MiB per worker) are
+// recycled through small channels (not sync.Pool, which misses whenever
+// a helper returns an object on another P than the caller took it from).
+//
+// # Determinism
+//
+// Every element of C is computed by one kernel lane as
+//
+//	acc = 0; for p in K block, in order: acc = fma(A(i,p), B(p,j), acc)
+//	C = alpha*acc (+ C)         once per K block, K blocks in order
+//
+// and nothing in that sequence depends on the thread count or on where the
+// element's block sits: jobs only decide who computes which blocks, the
+// block grid and kcBlock are constants, and edge blocks run the same kernel
+// on padded copies. So results are bit-identical for any SetThreads or
+// GOMAXPROCS (tested with 1, 2, 3 and 8 threads, for every kernel).
+//
+// Different kernels round differently: the assembly kernels use fused
+// multiply-add (one rounding per step); the generic kernel rounds the
+// product and the sum separately on amd64 (on arm64, ppc64 and s390x the Go
+// compiler may fuse them). The kernel is chosen once, from the CPU features
+// (golang.org/x/sys/cpu: AVX-512F; else AVX2 and FMA; else generic), so a
+// given machine and binary always produce the same bits. The build tag
+// purego, or any GOARCH but amd64, selects the generic kernel.
+//
+// # Accuracy
+//
+// Each element is a float32 dot product of length k, so its error is
+// bounded by about k·2^-24 · Σ|a·b| (the tests check exactly this against a
+// float64 oracle).
+//
+// # Testing hooks
+//
+// SetKernel forces a kernel ("avx512", "avx2", "generic") for tests and
+// benchmarks; Kernels lists those the CPU can run; Kernel names the one in
+// use. BenchmarkGemm/<shape> (and BenchmarkGemmAVX2, BenchmarkGemmGeneric,
+// BenchmarkGonum for gonum's pure-Go Sgemm) report GFLOP/s on the
+// network's products at batch 128; BenchmarkPeakFMA measures one core's
+// FMA peak. Results: bench/GEMM.md.
 package gemm

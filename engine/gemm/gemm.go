@@ -1,31 +1,362 @@
 package gemm
 
-import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
+import "fmt"
+
+// Cache blocking (see doc.go). They are constants of the package, never
+// derived from the thread count, so the order of every sum is fixed.
+const (
+	kcBlock = 256 // depth of one packed B block (rows of op(B))
+	ncBlock = 512 // width of one packed B block (columns of op(B)); multiple of every nr
+	mcBlock = 96  // rows of A streamed against one packed B block; multiple of every mr
+
+	// serialFlops: products below this many flops (2mnk) run on the caller's
+	// goroutine; waking a helper costs more than it saves.
+	serialFlops = 1 << 20
+
+	maxMR, maxNR = 12, 32
 )
 
-// Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major float32
-// matrices; op(A) is m×k, op(B) is k×n, C is m×n. transA and transB select
-// op(X) = X^T. It panics (through gonum) on inconsistent dimensions.
+// Sgemm computes
+//
+//	C = alpha * op(A) * op(B) + beta * C
+//
+// for row-major float32 matrices: op(X) is X, or X^T when transX is true;
+// op(A) is m×k, op(B) is k×n, C is m×n. A is stored m×k (k×m if transA) with
+// row stride lda, B is stored k×n (n×k if transB) with row stride ldb, C has
+// row stride ldc. As in BLAS, C is not read when beta == 0, and A and B are
+// not read when alpha == 0 or k == 0.
+//
+// The result is bit-identical whatever the thread count (SetThreads,
+// GOMAXPROCS): work is split over M and N only. It can differ in the last
+// bits between micro-kernels (see Kernel and doc.go).
+//
+// Sgemm panics with a "gemm: " message if a dimension is negative, a leading
+// dimension is smaller than its row length, or a slice is too short.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	ta, tb := blas.NoTrans, blas.NoTrans
 	ar, ac := m, k
 	if transA {
-		ta = blas.Trans
 		ar, ac = k, m
 	}
 	br, bc := k, n
 	if transB {
-		tb = blas.Trans
 		br, bc = n, k
 	}
-	blas32.Gemm(ta, tb, alpha,
-		blas32.General{Rows: ar, Cols: ac, Stride: lda, Data: a},
-		blas32.General{Rows: br, Cols: bc, Stride: ldb, Data: b},
-		beta,
-		blas32.General{Rows: m, Cols: n, Stride: ldc, Data: c})
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
+	checkMatrix("A", ar, ac, a, lda)
+	checkMatrix("B", br, bc, b, ldb)
+	checkMatrix("C", m, n, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scaleC(c, ldc, 0, m, 0, n, beta)
+		return
+	}
+
+	kern := active.Load()
+	cl := getCall()
+	cl.params = params{
+		kern: kern, transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+	}
+	cl.split(threadCount())
+	run(cl)
+}
+
+func checkMatrix(name string, rows, cols int, x []float32, ld int) {
+	if ld < max(cols, 1) {
+		panic(fmt.Sprintf("gemm: ld%s=%d is smaller than its row length %d", lower(name), ld, cols))
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if need := (rows-1)*ld + cols; len(x) < need {
+		panic(fmt.Sprintf("gemm: %s has %d elements, needs %d for %d×%d with stride %d", name, len(x), need, rows, cols, ld))
+	}
+}
+
+func lower(s string) string { return string(s[0] + 'a' - 'A') }
+
+// scaleC sets C[i0:i1, j0:j1] = beta*C, writing zeros (not reading C) when
+// beta == 0.
+func scaleC(c []float32, ldc, i0, i1, j0, j1 int, beta float32) {
+	if beta == 1 {
+		return
+	}
+	for i := i0; i < i1; i++ {
+		row := c[i*ldc+j0 : i*ldc+j1]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// call is one Sgemm invocation shared by the caller and its helpers.
+type call struct {
+	params
+	sync callSync
+}
+
+// params are the operands of one call and its job grid.
+type params struct {
+	kern           *kernel
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+
+	// The job grid: C is cut into jm×jn rectangles, rows in chunks of
+	// mchunk (a multiple of mr) and columns in chunks of nchunk (of nr).
+	jm, jn, mchunk, nchunk int
+	helpers                int
+}
+
+// split chooses the job grid for up to threads workers. The grid only
+// decides who computes which block of C, never how a block is computed.
+func (cl *call) split(threads int) {
+	mr, nr := cl.kern.mr, cl.kern.nr
+	tm, tn := ceilDiv(cl.m, mr), ceilDiv(cl.n, nr)
+	if threads <= 1 || 2*float64(cl.m)*float64(cl.n)*float64(cl.k) < serialFlops {
+		cl.jm, cl.jn, cl.mchunk, cl.nchunk, cl.helpers = 1, 1, tm*mr, tn*nr, 0
+		return
+	}
+	// About four jobs per thread balance uneven progress (and other
+	// products running concurrently); split M first, whose chunks share
+	// nothing, then N.
+	target := 4 * threads
+	jm := min(tm, target)
+	jn := min(tn, ceilDiv(target, jm))
+	cl.mchunk = ceilDiv(tm, jm) * mr
+	cl.nchunk = ceilDiv(tn, jn) * nr
+	cl.jm, cl.jn = ceilDiv(cl.m, cl.mchunk), ceilDiv(cl.n, cl.nchunk)
+	cl.helpers = min(threads, cl.jm*cl.jn) - 1
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// job computes the C rectangle of job index idx.
+func (cl *call) job(idx int, buf *buffers) {
+	i0 := (idx / cl.jn) * cl.mchunk
+	j0 := (idx % cl.jn) * cl.nchunk
+	i1 := min(i0+cl.mchunk, cl.m)
+	j1 := min(j0+cl.nchunk, cl.n)
+	// The first K block overwrites C when beta == 0 and adds to it when
+	// beta == 1; any other beta is applied by a pass over C first.
+	add := 1
+	switch cl.beta {
+	case 0:
+		add = 0
+	case 1:
+	default:
+		scaleC(cl.c, cl.ldc, i0, i1, j0, j1, cl.beta)
+	}
+
+	kern := cl.kern
+	mr, nr := kern.mr, kern.nr
+	// Byte strides of op(A): element (i, p) sits at i*rsa + p*csa.
+	rsa, csa := 4*cl.lda, 4
+	if cl.transA {
+		rsa, csa = 4, 4*cl.lda
+	}
+	ldc4 := 4 * cl.ldc
+	for pc := 0; pc < cl.k; pc += kcBlock {
+		kc := min(kcBlock, cl.k-pc)
+		if pc > 0 {
+			add = 1
+		}
+		for jc := j0; jc < j1; jc += ncBlock {
+			nc := min(ncBlock, j1-jc)
+			cl.packB(buf.b, pc, kc, jc, nc, kern)
+			for ic := i0; ic < i1; ic += mcBlock {
+				mc := min(mcBlock, i1-ic)
+				// The last, partial row block of A is copied into a
+				// zero-padded panel once for all the column panels.
+				if rem := mc % mr; rem != 0 {
+					cl.packAEdge(buf.a, ic+mc-rem, rem, pc, kc, mr)
+				}
+				for jr := 0; jr < nc; jr += nr {
+					w := min(nr, nc-jr)
+					kw := kern.forWidth(w)
+					bp, csb := &buf.b[(jr/nr)*kc*nr], 4*kw.nr
+					if cl.directB(w, kw.nr) {
+						bp, csb = &cl.b[pc*cl.ldb+jc+jr], 4*cl.ldb
+					}
+					for ir := 0; ir < mc; ir += mr {
+						h := min(mr, mc-ir)
+						i, j := ic+ir, jc+jr
+						ap, ra, ca := &buf.a[0], 4, 4*mr
+						if h == mr {
+							ap, ra, ca = &cl.a[cl.aIndex(i, pc)], rsa, csa
+						}
+						if h == mr && w == kw.nr {
+							kw.fn(kc, ap, ra, ca, bp, csb, &cl.c[i*cl.ldc+j], ldc4, add, cl.alpha)
+							continue
+						}
+						// Edge block: run the same kernel on a padded copy
+						// of C so each element gets the same arithmetic.
+						tw := kw.nr
+						t := buf.c[:mr*tw]
+						if add != 0 {
+							clear(t)
+							for ii := range h {
+								copy(t[ii*tw:ii*tw+w], cl.c[(i+ii)*cl.ldc+j:])
+							}
+						}
+						kw.fn(kc, ap, ra, ca, bp, csb, &t[0], 4*tw, add, cl.alpha)
+						for ii := range h {
+							copy(cl.c[(i+ii)*cl.ldc+j:(i+ii)*cl.ldc+j+w], t[ii*tw:])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// aIndex is the index in a of op(A)[i][p].
+func (cl *call) aIndex(i, p int) int {
+	if cl.transA {
+		return p*cl.lda + i
+	}
+	return i*cl.lda + p
+}
+
+// packB copies op(B)[pc:pc+kc, jc:jc+nc] into dst as ceil(nc/nr) panels
+// (panel q holds columns jc+q*nr..., at dst[q*kc*nr:]; row p of a panel is
+// its width contiguous floats), padding columns past nc with zeros. Every
+// panel is nr wide except a last one narrow enough for kern.half, which
+// is packed half.nr wide.
+func (cl *call) packB(dst []float32, pc, kc, jc, nc int, kern *kernel) {
+	b, ldb, nr := cl.b, cl.ldb, kern.nr
+	for q := 0; q*nr < nc; q++ {
+		w := min(nr, nc-q*nr)
+		pw := kern.forWidth(w).nr
+		if cl.directB(w, pw) {
+			continue
+		}
+		panel := dst[q*kc*nr : q*kc*nr+kc*pw]
+		j := jc + q*nr
+		if !cl.transB {
+			for p := range kc {
+				row := panel[p*pw : p*pw+pw]
+				copy(row[:w], b[(pc+p)*ldb+j:])
+				clear(row[w:])
+			}
+			continue
+		}
+		if w < pw {
+			clear(panel)
+		}
+		// op(B)[p][j] = b[j*ldb + p]: each stored row j fills one column.
+		// Eight rows at a time, so each step writes 32 contiguous bytes.
+		jj := 0
+		for ; jj+8 <= w; jj += 8 {
+			r := (j + jj) * ldb
+			r0, r1 := b[r+pc:][:kc], b[r+ldb+pc:][:kc]
+			r2, r3 := b[r+2*ldb+pc:][:kc], b[r+3*ldb+pc:][:kc]
+			r4, r5 := b[r+4*ldb+pc:][:kc], b[r+5*ldb+pc:][:kc]
+			r6, r7 := b[r+6*ldb+pc:][:kc], b[r+7*ldb+pc:][:kc]
+			for p := range kc {
+				d := panel[p*pw+jj:][:8]
+				d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+				d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
+			}
+		}
+		for ; jj < w; jj++ {
+			src := b[(j+jj)*ldb+pc:][:kc]
+			for p, v := range src {
+				panel[p*pw+jj] = v
+			}
+		}
+	}
+}
+
+// directB reports whether the kernel reads a column panel w wide (of a
+// kernel pw wide) straight from B instead of a packed copy. That is
+// possible when B is not transposed and the panel is full (row p of the
+// panel is then pw contiguous floats of B), and it pays when the rows of B
+// keep the panel's cache-line alignment (ldb a multiple of 16 floats): it
+// saves a copy of all of B per call, which for the weight gradients (B is
+// 4,608×1,600 and used by only 64 rows of A) costs a fifth of the time.
+// With an odd ldb (conv1's 75) every panel row would straddle three cache
+// lines, and packing wins. The arithmetic is the same either way.
+func (cl *call) directB(w, pw int) bool { return !cl.transB && w == pw && cl.ldb%16 == 0 }
+
+// packAEdge copies op(A)[i:i+h, pc:pc+kc] (h < mr) into dst as one kc×mr
+// panel (step p holds mr contiguous floats), padding rows past h with zeros.
+func (cl *call) packAEdge(dst []float32, i, h, pc, kc, mr int) {
+	panel := dst[:kc*mr]
+	clear(panel)
+	a, lda := cl.a, cl.lda
+	if cl.transA { // op(A)[i+ii][p] = a[p*lda + i+ii]: h contiguous floats per step
+		for p := range kc {
+			copy(panel[p*mr:p*mr+h], a[(pc+p)*lda+i:])
+		}
+		return
+	}
+	for ii := range h {
+		src := a[(i+ii)*lda+pc : (i+ii)*lda+pc+kc]
+		for p, v := range src {
+			panel[p*mr+ii] = v
+		}
+	}
+}
+
+// buffers is one worker's packing space, sized for the largest kernel.
+type buffers struct {
+	b []float32 // packed B block: kcBlock × ncBlock
+	a []float32 // packed edge panel of A: kcBlock × maxMR
+	c []float32 // padded edge block of C: maxMR × maxNR
+}
+
+// freeBuffers and freeCalls recycle packing buffers and call records. They
+// are channels rather than sync.Pools: a helper often returns an object on
+// another P than the caller took it from, which a sync.Pool only finds again
+// after a new allocation.
+var (
+	freeBuffers = make(chan *buffers, 64)
+	freeCalls   = make(chan *call, 64)
+)
+
+func getBuffers() *buffers {
+	select {
+	case b := <-freeBuffers:
+		return b
+	default:
+		return &buffers{
+			b: make([]float32, kcBlock*ncBlock),
+			a: make([]float32, kcBlock*maxMR),
+			c: make([]float32, maxMR*maxNR),
+		}
+	}
+}
+
+func putBuffers(b *buffers) {
+	select {
+	case freeBuffers <- b:
+	default:
+	}
+}
+
+func getCall() *call {
+	select {
+	case cl := <-freeCalls:
+		return cl
+	default:
+		return new(call)
+	}
+}
+
+func putCall(cl *call) {
+	select {
+	case freeCalls <- cl:
+	default:
+	}
 }
