@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/fabeam/fabeam/engine/gemm"
@@ -30,5 +31,46 @@ func TestTrainStepDoesNotAllocate(t *testing.T) {
 	step()
 	if n := testing.AllocsPerRun(3, step); n != 0 {
 		t.Errorf("a training step allocates %v times", n)
+	}
+}
+
+// At the benchmark's batch 128, with metrics off, a training step allocates
+// nothing, on one thread and with the parallel kernels splitting work over
+// GOMAXPROCS = 2 (parallel.go's pool, gemm's pool): bp, and fa_random (the
+// dense conv2 product) at 2. The other rules differ only in Operator,
+// covered by TestTrainStepDoesNotAllocate.
+func TestTrainStepBatch128DoesNotAllocate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("batch-128 steps of five rules take a few seconds")
+	}
+	a, b, c := make([]float32, 800*75), make([]float32, 75*64), make([]float32, 800*64)
+	if n := testing.AllocsPerRun(3, func() { gemm.Sgemm(false, true, 800, 64, 75, 1, a, 75, b, 75, 0, c, 64) }); n > 0 {
+		t.Skipf("gemm.Sgemm itself allocates %v times per call", n)
+	}
+	const batch = 128
+	x, y := testBatch(3, batch)
+	for _, c := range []struct {
+		procs int
+		name  string
+	}{{1, "bp"}, {2, "bp"}, {2, "fa_random"}} {
+		procs, name := c.procs, c.name
+		prev := runtime.GOMAXPROCS(procs)
+		{
+			p := NewParams()
+			p.InitPyTorch(1)
+			m := NewModel(p, newTestRule(t, name), batch)
+			opt := NewAdam(NumParams, 1e-3, 0)
+			step := func() {
+				m.Forward(x, batch)
+				m.Loss(y)
+				m.Backward()
+				opt.Update(p.Data, m.Grad.Data)
+			}
+			step()
+			if n := testing.AllocsPerRun(2, step); n != 0 {
+				t.Errorf("%s at GOMAXPROCS %d: a batch-128 step allocates %v times", name, procs, n)
+			}
+		}
+		runtime.GOMAXPROCS(prev)
 	}
 }

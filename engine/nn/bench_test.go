@@ -1,14 +1,18 @@
 package nn
 
 import (
+	"os"
 	"testing"
 
 	"github.com/fabeam/fabeam/engine/rng"
 )
 
 // BenchmarkTrainStep times one training step of Architecture 1 at the
-// paper's batch size 128: Forward, Loss, Backward and Adam.Update, per rule,
-// on fixed random inputs (seed 1). Compare runs with benchstat.
+// paper's batch size 128: Forward, Loss, Backward (metrics off) and
+// Adam.Update, per rule, on fixed random inputs (seed 1). It reports
+// images/s (wall clock) and cpu-ms/op (process CPU time per step, which on
+// a shared machine separates work from waiting for a core). Threads follow
+// GOMAXPROCS: run with -cpu 1,2. Compare runs with benchstat.
 func BenchmarkTrainStep(b *testing.B) {
 	const batch = 128
 	r := rng.New(1, "bench")
@@ -30,13 +34,62 @@ func BenchmarkTrainStep(b *testing.B) {
 			opt := NewAdam(NumParams, 1e-3, 0)
 			b.ReportAllocs()
 			b.ResetTimer()
+			c0 := processCPU()
 			for b.Loop() {
 				m.Forward(x, batch)
 				m.Loss(labels)
 				m.Backward()
 				opt.Update(p.Data, m.Grad.Data)
 			}
+			cpuPerOp(b, c0)
 			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
 		})
 	}
+}
+
+// BenchmarkEpoch trains one epoch of the paper's protocol under bp: 45,000
+// synthetic images (the training split's size) in shuffled batches of 128
+// (351 full batches and one of 72), each step Forward, Loss, Backward,
+// Adam.Update, and reports seconds per epoch. It takes tens of seconds and
+// 140 MB of input, so it runs only with FABEAM_BENCH_EPOCH=1:
+//
+//	FABEAM_BENCH_EPOCH=1 go test -run '^$' -bench Epoch -benchtime 1x -cpu 2 ./engine/nn/
+func BenchmarkEpoch(b *testing.B) {
+	if os.Getenv("FABEAM_BENCH_EPOCH") == "" {
+		b.Skip("set FABEAM_BENCH_EPOCH=1 to train one 45,000-image epoch")
+	}
+	const images, batch = 45000, 128
+	r := rng.New(2, "epoch")
+	x := make([]float32, images*inputSize)
+	r.FillNormal(x, 1)
+	y := make([]uint8, images)
+	for i := range y {
+		y[i] = uint8(r.IntN(NumClasses))
+	}
+	p := NewParams()
+	p.InitPyTorch(42)
+	m := NewModel(p, BP{}, batch)
+	opt := NewAdam(NumParams, 1e-3, 0)
+	xb := make([]float32, batch*inputSize)
+	yb := make([]uint8, batch)
+	b.ResetTimer()
+	c0 := processCPU()
+	for b.Loop() {
+		perm := r.Perm(images)
+		for s := 0; s < images; s += batch {
+			n := min(batch, images-s)
+			for i := 0; i < n; i++ { // gather the shuffled batch, as a loader would
+				j := perm[s+i]
+				copy(xb[i*inputSize:(i+1)*inputSize], x[j*inputSize:(j+1)*inputSize])
+				yb[i] = y[j]
+			}
+			m.Forward(xb, n)
+			m.Loss(yb)
+			m.Backward()
+			opt.Update(p.Data, m.Grad.Data)
+		}
+	}
+	cpuPerOp(b, c0)
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/epoch")
+	b.ReportMetric(float64(b.N*images)/b.Elapsed().Seconds(), "images/s")
 }

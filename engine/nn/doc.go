@@ -50,8 +50,43 @@
 //
 // Model.Forward is a flat list of kernel calls; Model.Backward is the same
 // list reversed. All activation buffers come from one allocation in
-// NewModel; a training step allocates nothing (tested). With Metrics on, a
-// (maxBatch, 6400) buffer is allocated once, on first use.
+// NewModel; a training step allocates nothing (tested, also at batch 128
+// and GOMAXPROCS 2). With Metrics on, a (maxBatch, 6400) buffer is
+// allocated once, on first use.
+//
+// # Speed
+//
+// The Model runs fused versions of the kernels above (fused.go); the plain
+// ones stay as the definitions and the tests' oracles, and every fused
+// kernel is tested against them bit for bit (bias sums: to float32
+// rounding):
+//
+//   - convBiasReluPool: the conv GEMM's epilogue (transpose to NCHW + bias,
+//     written to Conv1Out/Conv2Out), ReLU and 2×2 max-pool in one pass
+//     per sample while the block is in cache. relu(max) = max(relu), so
+//     the pool takes the maximum of the pre-activation; its argmax then
+//     differs from the plain chain's only in windows whose maximum is <= 0,
+//     where ReLU's derivative sends nothing back either way. No ReLU
+//     output buffer exists for the convolutions.
+//   - poolReluBackward: max-pool backward, ReLU backward (mask read from
+//     the pooled output: pooled > 0 ⇔ pre[arg] > 0), and the transpose to
+//     the position-major layout of the weight-gradient GEMM in one
+//     scatter, with per-(sample,channel) bias sums added in sample order.
+//     Conv1's NCHW pre-activation gradient is not needed by the step; it
+//     is laid out from that copy by PreActivationGrad on demand.
+//   - im2col/col2im move the 5×5 kernel rows as [5]float32 blocks; ReLU
+//     and its mask compile branch-free (a data-dependent branch
+//     mispredicts on half of the inputs: 8× slower).
+//
+// Between the GEMMs (which parallelise inside engine/gemm) these kernels
+// run over samples on a small worker pool of our own (parallel.go),
+// GOMAXPROCS pieces; every output element is computed by one piece with
+// the same arithmetic, and reductions are split over the output channel,
+// so results do not depend on GOMAXPROCS (tested at 1, 2, 5). fa_random's
+// dense conv2 feedback is one (n,2304)·(2304,6400) GEMM. Benchmarks:
+// BenchmarkTrainStep (images/s and cpu-ms/op per rule; -cpu 1,2),
+// BenchmarkKernels (each fused kernel at batch 128), BenchmarkEpoch (one
+// 45,000-image epoch; FABEAM_BENCH_EPOCH=1); results in bench/RESULTS.md.
 //
 // # Learning rules
 //

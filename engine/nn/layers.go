@@ -59,7 +59,14 @@ func conv2dBackward(dw, db, dnhwc, dout, col []float32, n, c, h, wd, oc, kh, kw 
 			db[o] += sum
 		}
 	}
-	gemm.Sgemm(true, false, oc, ckk, n*p, 1, dnhwc, oc, col, ckk, 1, dw, ckk)
+	conv2dWeightGrad(dw, dnhwc, col, n*p, oc, ckk)
+}
+
+// conv2dWeightGrad accumulates dw (oc, ckk) += dnhwcᵀ · col over rows
+// positions: the weight-gradient GEMM of conv2dBackward, for callers that
+// have already laid the error out position-major (poolReluBackward).
+func conv2dWeightGrad(dw, dnhwc, col []float32, rows, oc, ckk int) {
+	gemm.Sgemm(true, false, oc, ckk, rows, 1, dnhwc, oc, col, ckk, 1, dw, ckk)
 }
 
 // conv2dBackwardInput overwrites dinp (n,c,h,w) with the transposed
@@ -81,55 +88,13 @@ func conv2dBackwardInput(dinp, dcol, dnhwc, fb []float32, n, c, h, wd, oc, kh, k
 // field of output position (y,x) of sample s, ordered (ci,ky,kx) like the
 // weight's inner dimensions.
 func im2col(col, inp []float32, n, c, h, wd, kh, kw int) {
-	oh, ow := h-kh+1, wd-kw+1
-	ckk := c * kh * kw
-	r := 0
-	for s := 0; s < n; s++ {
-		img := inp[s*c*h*wd : (s+1)*c*h*wd]
-		for y := 0; y < oh; y++ {
-			for x := 0; x < ow; x++ {
-				row := col[r*ckk : (r+1)*ckk]
-				r++
-				j := 0
-				for ci := 0; ci < c; ci++ {
-					plane := img[ci*h*wd:]
-					for ky := 0; ky < kh; ky++ {
-						copy(row[j:j+kw], plane[(y+ky)*wd+x:])
-						j += kw
-					}
-				}
-			}
-		}
-	}
+	im2colSamples(col, inp, 0, n, c, h, wd, kh, kw)
 }
 
 // col2im overwrites dinp (n,c,h,w) with the sum of dcol's rows scattered
 // back onto the positions im2col read them from.
 func col2im(dinp, dcol []float32, n, c, h, wd, kh, kw int) {
-	oh, ow := h-kh+1, wd-kw+1
-	ckk := c * kh * kw
-	clear(dinp[:n*c*h*wd])
-	r := 0
-	for s := 0; s < n; s++ {
-		img := dinp[s*c*h*wd : (s+1)*c*h*wd]
-		for y := 0; y < oh; y++ {
-			for x := 0; x < ow; x++ {
-				row := dcol[r*ckk : (r+1)*ckk]
-				r++
-				j := 0
-				for ci := 0; ci < c; ci++ {
-					plane := img[ci*h*wd:]
-					for ky := 0; ky < kh; ky++ {
-						dst := plane[(y+ky)*wd+x : (y+ky)*wd+x+kw]
-						for kx, v := range row[j : j+kw] {
-							dst[kx] += v
-						}
-						j += kw
-					}
-				}
-			}
-		}
-	}
+	col2imSamples(dinp, dcol, 0, n, c, h, wd, kh, kw)
 }
 
 // linearForward computes out (n,out) = inp (n,in) · wᵀ + b, with w (out,in)
@@ -163,26 +128,27 @@ func linearBackwardInput(dinp, dout, fb []float32, n, in, nout int) {
 	gemm.Sgemm(false, false, n, in, nout, 1, dout, nout, fb, in, 0, dinp, in)
 }
 
-// reluForward sets out[i] = max(inp[i], 0). NaN propagates.
+// reluForward sets out[i] = max(inp[i], 0). NaN propagates. The max
+// builtin compiles branch-free (a data-dependent branch mispredicts on half
+// of random inputs, 8× slower); it maps -0 to +0.
 func reluForward(out, inp []float32) {
 	for i, v := range inp[:len(out)] {
-		if v < 0 {
-			v = 0
-		}
-		out[i] = v
+		out[i] = max(v, 0)
 	}
 }
 
 // reluBackward overwrites dinp[i] = dout[i] where the pre-activation pre[i]
 // is positive and 0 elsewhere (the derivative at 0 is taken as 0, as in
-// PyTorch). dinp may alias dout.
+// PyTorch). dinp may alias dout. The mask is applied to the bits, so the
+// compiler emits a conditional move rather than a branch.
 func reluBackward(dinp, dout, pre []float32) {
+	dout = dout[:len(dinp)]
 	for i, v := range pre[:len(dinp)] {
+		var mk uint32
 		if v > 0 {
-			dinp[i] = dout[i]
-		} else {
-			dinp[i] = 0
+			mk = ^uint32(0)
 		}
+		dinp[i] = math.Float32frombits(math.Float32bits(dout[i]) & mk)
 	}
 }
 

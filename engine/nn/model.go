@@ -3,6 +3,9 @@ package nn
 import (
 	"fmt"
 	"math"
+	"sync"
+
+	"github.com/fabeam/fabeam/engine/gemm"
 )
 
 // Geometry of Architecture 1 (doc.go): sizes per sample.
@@ -53,13 +56,11 @@ type Model struct {
 
 	col1   []float32 // (n*400, 75) conv1 im2col, kept for backward
 	nhwc   []float32 // (n*400, 64) scratch: conv outputs / errors, position-major
-	relu1  []float32 // (n,64,20,20)
-	pool1  []float32 // (n,64,10,10)
-	arg1   []int32   // (n,64,10,10) argmax into relu1
+	pool1  []float32 // (n,64,10,10) relu(maxpool(Conv1Out))
+	arg1   []int32   // (n,64,10,10) argmax into Conv1Out
 	col2   []float32 // (n*36, 1600) conv2 im2col
-	relu2  []float32 // (n,64,6,6)
-	pool2  []float32 // (n,576)
-	arg2   []int32   // (n,576) argmax into relu2
+	pool2  []float32 // (n,576) relu(maxpool(Conv2Out))
+	arg2   []int32   // (n,576) argmax into Conv2Out
 	relu3  []float32 // (n,384)
 	relu4  []float32 // (n,192)
 	probs  []float32 // (n,10)
@@ -75,8 +76,19 @@ type Model struct {
 	dPool1   []float32 // (n,64,10,10)
 	dConv1   []float32 // (n,64,20,20)
 	dcol2    []float32 // (n*36, 1600) scratch for conv2's transposed conv
+	dbPart   []float32 // (n,64) per-sample bias-gradient sums
 	fbBuf    [NumLayers][]float32
 	haveGrad bool
+	// dConv1Ready reports that dConv1 holds the transpose of the conv1
+	// error Backward left in nhwc.
+	dConv1Ready bool
+
+	// parallel kernels (parallel.go, fused.go)
+	wg       sync.WaitGroup
+	im2colT  im2colTask
+	col2imT  col2imTask
+	epiT     epilogueTask
+	poolBack poolBackTask
 
 	// metrics buffers, allocated on first use
 	mTrue  []float32 // (n,6400): Wᵀδ for the local angle
@@ -111,8 +123,8 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 	n := maxBatch
 	sizes := []int{
 		n * c1Out, n * c2Out, n * fc1Out, n * fc2Out, n * NumClasses, // activations
-		n * 400 * col1Row, n * 400 * 64, n * c1Out, n * p1Out, n * 36 * col2Row, n * c2Out, n * p2Out, n * fc1Out, n * fc2Out, n * NumClasses, // forward
-		n * NumClasses, n * fc2Out, n * fc2Out, n * fc1Out, n * fc1Out, n * p2Out, n * c2Out, n * p1Out, n * c1Out, n * 36 * col2Row, // backward
+		n * 400 * col1Row, n * 400 * 64, n * p1Out, n * 36 * col2Row, n * p2Out, n * fc1Out, n * fc2Out, n * NumClasses, // forward
+		n * NumClasses, n * fc2Out, n * fc2Out, n * fc1Out, n * fc1Out, n * p2Out, n * c2Out, n * p1Out, n * c1Out, n * 36 * col2Row, n * 64, // backward
 	}
 	total := 0
 	for _, s := range sizes {
@@ -129,10 +141,10 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 	}
 	m := &Model{P: p, Grad: NewParams(), Rule: rule, maxBatch: n}
 	m.conv1Buf, m.conv2Buf, m.fc1Buf, m.fc2Buf, m.logitsBuf = take(n*c1Out), take(n*c2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
-	m.col1, m.nhwc, m.relu1, m.pool1 = take(n*400*col1Row), take(n*400*64), take(n*c1Out), take(n*p1Out)
-	m.col2, m.relu2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*col2Row), take(n*c2Out), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
+	m.col1, m.nhwc, m.pool1 = take(n*400*col1Row), take(n*400*64), take(n*p1Out)
+	m.col2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*col2Row), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
 	m.dLogits, m.dRelu4, m.dFC2Out, m.dRelu3, m.dFC1Out = take(n*NumClasses), take(n*fc2Out), take(n*fc2Out), take(n*fc1Out), take(n*fc1Out)
-	m.dPool2, m.dConv2, m.dPool1, m.dConv1, m.dcol2 = take(n*p2Out), take(n*c2Out), take(n*p1Out), take(n*c1Out), take(n*36*col2Row)
+	m.dPool2, m.dConv2, m.dPool1, m.dConv1, m.dcol2, m.dbPart = take(n*p2Out), take(n*c2Out), take(n*p1Out), take(n*c1Out), take(n*36*col2Row), take(n*64)
 	for l := Conv2; l < NumLayers; l++ {
 		m.fbBuf[l] = take(numel(weightShapes[l]))
 	}
@@ -155,17 +167,43 @@ func (m *Model) Forward(x []float32, n int) {
 	m.N, m.haveGrad = n, false
 	m.Conv1Out, m.Conv2Out, m.FC1Out, m.FC2Out, m.Logits = m.conv1Buf[:n*c1Out], m.conv2Buf[:n*c2Out], m.fc1Buf[:n*fc1Out], m.fc2Buf[:n*fc2Out], m.logitsBuf[:n*NumClasses]
 	p := m.P
-	conv2dForward(m.Conv1Out, m.col1, m.nhwc, x, p.w[Conv1], p.b[Conv1], n, 3, 24, 24, 64, 5, 5)
-	reluForward(m.relu1[:n*c1Out], m.Conv1Out)
-	maxpoolForward(m.pool1, m.arg1, m.relu1, n*64, 20, 20, 2, 2)
-	conv2dForward(m.Conv2Out, m.col2, m.nhwc, m.pool1, p.w[Conv2], p.b[Conv2], n, 64, 10, 10, 64, 5, 5)
-	reluForward(m.relu2[:n*c2Out], m.Conv2Out)
-	maxpoolForward(m.pool2, m.arg2, m.relu2, n*64, 6, 6, 2, 2)
-	linearForward(m.FC1Out, m.pool2, p.w[FC1], p.b[FC1], n, p2Out, fc1Out)
-	reluForward(m.relu3[:n*fc1Out], m.FC1Out)
-	linearForward(m.FC2Out, m.relu3, p.w[FC2], p.b[FC2], n, fc1Out, fc2Out)
-	reluForward(m.relu4[:n*fc2Out], m.FC2Out)
+	m.convForward(m.Conv1Out, m.pool1, m.arg1, m.col1, x, p.w[Conv1], p.b[Conv1], n, 3, 24)
+	m.convForward(m.Conv2Out, m.pool2, m.arg2, m.col2, m.pool1, p.w[Conv2], p.b[Conv2], n, 64, 10)
+	linearForwardRelu(m.FC1Out, m.relu3, m.pool2, p.w[FC1], p.b[FC1], n, p2Out, fc1Out)
+	linearForwardRelu(m.FC2Out, m.relu4, m.relu3, p.w[FC2], p.b[FC2], n, fc1Out, fc2Out)
 	linearForward(m.Logits, m.relu4, p.w[FC3], p.b[FC3], n, fc2Out, NumClasses)
+}
+
+// convForward runs a 5×5 valid convolution with 64 output channels on inp
+// (n,c,hw,hw) followed by ReLU and 2×2 max-pool: im2col into col (in
+// parallel over samples), one GEMM into m.nhwc, then the fused epilogue
+// (convBiasReluPool) writing the pre-ReLU out, the pooled activations and
+// their argmax. Equal to conv2dForward, reluForward, maxpoolForward.
+func (m *Model) convForward(out, pool []float32, arg []int32, col, inp, w, b []float32, n, c, hw int) {
+	const oc, k = 64, 5
+	o := hw - k + 1
+	ckk := c * k * k
+	m.im2colT = im2colTask{col: col, inp: inp, c: c, h: hw, wd: hw, kh: k, kwid: k}
+	parallelFor(&m.wg, n, 1, &m.im2colT)
+	gemm.Sgemm(false, true, n*o*o, oc, ckk, 1, col, ckk, w, ckk, 0, m.nhwc, oc)
+	m.epiT = epilogueTask{out: out, pool: pool, arg: arg, nhwc: m.nhwc, b: b, oc: oc, oh: o, o: o}
+	parallelFor(&m.wg, n, 1, &m.epiT)
+	m.im2colT, m.epiT = im2colTask{}, epilogueTask{} // drop references
+}
+
+// convBackward is the backward of convForward up to the weight and bias
+// gradients: pool and ReLU backward fused with the transpose to m.nhwc
+// (poolReluBackward, parallel over samples) writing dpre, then the bias
+// sums and the weight-gradient GEMM. m.nhwc keeps the error for
+// conv2Feedback.
+func (m *Model) convBackward(dw, db, dpre, dpool []float32, arg []int32, pooled, col []float32, n, c, hw int) {
+	const oc, k = 64, 5
+	o := hw - k + 1
+	m.poolBack = poolBackTask{dpre: dpre, dnhwc: m.nhwc, dbPart: m.dbPart, dpool: dpool, arg: arg, pooled: pooled, oc: oc, oh: o, ow: o}
+	parallelFor(&m.wg, n, 1, &m.poolBack)
+	m.poolBack = poolBackTask{}
+	addBiasGrad(db, m.dbPart, n, oc)
+	conv2dWeightGrad(dw, m.nhwc, col, n*o*o, oc, c*k*k)
 }
 
 // Loss returns the mean softmax cross-entropy of the current batch against
@@ -214,13 +252,12 @@ func (m *Model) backward() {
 	reluBackward(m.dFC1Out[:n*fc1Out], m.dRelu3, m.FC1Out)
 	linearBackward(g.w[FC1], g.b[FC1], m.dFC1Out[:n*fc1Out], m.pool2, n, p2Out, fc1Out)
 	m.linearFeedback(FC1, m.dPool2, m.dFC1Out, n, p2Out, fc1Out)
-	maxpoolBackward(m.dConv2, m.dPool2[:n*p2Out], m.arg2, n*c2Out)
-	reluBackward(m.dConv2[:n*c2Out], m.dConv2, m.Conv2Out)
-	conv2dBackward(g.w[Conv2], g.b[Conv2], m.nhwc, m.dConv2, m.col2, n, 64, 10, 10, 64, 5, 5)
+	m.convBackward(g.w[Conv2], g.b[Conv2], m.dConv2, m.dPool2, m.arg2, m.pool2, m.col2, n, 64, 10)
 	m.conv2Feedback(n)
-	maxpoolBackward(m.dConv1, m.dPool1[:n*p1Out], m.arg1, n*c1Out)
-	reluBackward(m.dConv1[:n*c1Out], m.dConv1, m.Conv1Out)
-	conv2dBackward(g.w[Conv1], g.b[Conv1], m.nhwc, m.dConv1, m.col1, n, 3, 24, 24, 64, 5, 5)
+	// Conv1's pre-activation gradient is needed by no later step; it is
+	// left position-major in m.nhwc and laid out by PreActivationGrad.
+	m.convBackward(g.w[Conv1], g.b[Conv1], nil, m.dPool1, m.arg1, m.pool1, m.col1, n, 3, 24)
+	m.dConv1Ready = false
 	m.haveGrad = true
 	if m.Metrics {
 		m.Step.Angle[Conv1] = math.NaN()
@@ -255,7 +292,7 @@ func (m *Model) conv2Feedback(n int) {
 	if op.Dense {
 		linearBackwardInput(m.dPool1, m.dConv2, op.B, n, p1Out, c2Out)
 	} else {
-		conv2dBackwardInput(m.dPool1, m.dcol2, m.nhwc, op.B, n, 64, 10, 10, 64, 5, 5)
+		m.conv2BackwardInput(m.dPool1, op.B, n)
 	}
 	if !m.Metrics {
 		return
@@ -266,8 +303,17 @@ func (m *Model) conv2Feedback(n int) {
 		return
 	}
 	t := m.metricsBuf()
-	conv2dBackwardInput(t, m.dcol2, m.nhwc, w, n, 64, 10, 10, 64, 5, 5)
+	m.conv2BackwardInput(t, w, n)
 	m.Step.Angle[Conv2] = meanRowAngle(t, m.dPool1, n, p1Out)
+}
+
+// conv2BackwardInput is conv2dBackwardInput for Conv2 with kernel fb,
+// reading the error from m.nhwc, with col2im parallel over samples.
+func (m *Model) conv2BackwardInput(dinp, fb []float32, n int) {
+	gemm.Sgemm(false, false, n*36, col2Row, 64, 1, m.nhwc, 64, fb, col2Row, 0, m.dcol2, col2Row)
+	m.col2imT = col2imTask{dinp: dinp, dcol: m.dcol2, c: 64, h: 10, wd: 10, kh: 5, kwid: 5}
+	parallelFor(&m.wg, n, 1, &m.col2imT)
+	m.col2imT = col2imTask{}
 }
 
 func (m *Model) metricsBuf() []float32 {
@@ -298,6 +344,8 @@ func (m *Model) PreActivation(l int) []float32 {
 // PreActivationGrad returns the gradient with respect to layer l's pre-ReLU
 // output, N rows of the same shape as PreActivation(l), as carried back by
 // the rule. Valid after Backward or BackwardFromLogits. It panics before.
+// Conv1's is laid out from the position-major copy Backward keeps on the
+// first call after each Backward (a training step does not need it).
 func (m *Model) PreActivationGrad(l int) []float32 {
 	if !m.haveGrad {
 		panic("nn: PreActivationGrad before Backward")
@@ -305,6 +353,10 @@ func (m *Model) PreActivationGrad(l int) []float32 {
 	n := m.N
 	switch l {
 	case Conv1:
+		if !m.dConv1Ready {
+			nhwcToNCHW(m.dConv1, m.nhwc, n, 64, 400)
+			m.dConv1Ready = true
+		}
 		return m.dConv1[:n*c1Out]
 	case Conv2:
 		return m.dConv2[:n*c2Out]

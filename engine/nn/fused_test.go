@@ -1,0 +1,307 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"testing"
+
+	"github.com/fabeam/fabeam/engine/rng"
+)
+
+// epilogueShapes: the network's two (conv1 20×20 and conv2 6×6 planes of
+// 64 channels), one channel, odd channel counts, and odd plane sizes whose
+// last row/column the 2×2 pool drops.
+var epilogueShapes = []struct{ n, oc, oh, ow int }{
+	{2, 64, 20, 20},
+	{3, 64, 6, 6},
+	{1, 1, 2, 2},
+	{2, 3, 4, 6},
+	{2, 5, 5, 7},
+}
+
+// specialNHWC returns random position-major conv outputs (n*oh*ow, oc) with
+// the cases the pool must get right planted in the first windows of each
+// plane (which hold them after the transpose): a tie, an all-negative
+// window, zeros of both signs, and NaNs in each window position.
+func specialNHWC(r *rng.Stream, n, oc, oh, ow int) []float32 {
+	p := oh * ow
+	x := randn(r, n*p*oc)
+	set := func(s, o, y, xx int, v float32) {
+		if y < oh && xx < ow {
+			x[(s*p+y*ow+xx)*oc+o] = v
+		}
+	}
+	nan := float32(math.NaN())
+	negz := float32(math.Copysign(0, -1))
+	for s := 0; s < n; s++ {
+		for o := 0; o < oc; o++ {
+			switch (s*oc + o) % 6 {
+			case 0: // tie between positions 1 and 2 of window 0
+				set(s, o, 0, 0, -1)
+				set(s, o, 0, 1, 3)
+				set(s, o, 1, 0, 3)
+				set(s, o, 1, 1, 2)
+			case 1: // all negative
+				set(s, o, 0, 0, -4)
+				set(s, o, 0, 1, -2)
+				set(s, o, 1, 0, -3)
+				set(s, o, 1, 1, -2)
+			case 2: // zeros of both signs and negatives
+				set(s, o, 0, 0, negz)
+				set(s, o, 0, 1, 0)
+				set(s, o, 1, 0, -1)
+				set(s, o, 1, 1, negz)
+			default: // a NaN at window position (s*oc+o)%6-3 (0..2), a second at 3
+				k := (s*oc+o)%6 - 3
+				set(s, o, k/2, k%2, nan)
+				set(s, o, 1, 1, nan)
+			}
+		}
+	}
+	return x
+}
+
+// The fused conv epilogue equals the plain chain (transpose + bias as in
+// conv2dForward, reluForward, maxpoolForward 2×2) and, independently, a
+// direct per-window definition: out bit for bit; pool = relu(max) with a
+// NaN winning; arg = the first NaN, else the first maximum of the
+// pre-activation in row-major window order — which is the plain chain's
+// argmax whenever the maximum is positive (when it is not, relu' = 0 and
+// the backward test below shows that the choice sends no gradient).
+func TestConvBiasReluPoolEqualsPlainChain(t *testing.T) {
+	for _, sh := range epilogueShapes {
+		t.Run(fmt.Sprintf("n%d_oc%d_%dx%d", sh.n, sh.oc, sh.oh, sh.ow), func(t *testing.T) {
+			r := rng.New(21, t.Name())
+			n, oc, oh, ow := sh.n, sh.oc, sh.oh, sh.ow
+			p, ph, pw := oh*ow, oh/2, ow/2
+			nhwc, b := specialNHWC(r, n, oc, oh, ow), randn(r, oc)
+			out := make([]float32, n*oc*p)
+			pool := make([]float32, n*oc*ph*pw)
+			arg := make([]int32, len(pool))
+			convBiasReluPool(out, pool, arg, nhwc, b, 0, n, oc, oh, ow)
+
+			act := make([]float32, len(out))
+			for s := 0; s < n; s++ {
+				for o := 0; o < oc; o++ {
+					for i := 0; i < p; i++ {
+						want := nhwc[(s*p+i)*oc+o] + b[o]
+						got := out[(s*oc+o)*p+i]
+						if math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("out[%d,%d,%d] = %v, want %v", s, o, i, got, want)
+						}
+						act[(s*oc+o)*p+i] = want
+					}
+				}
+			}
+			reluForward(act, act)
+			plainPool := make([]float32, len(pool))
+			plainArg := make([]int32, len(pool))
+			maxpoolForward(plainPool, plainArg, act, n*oc, oh, ow, 2, 2)
+			for k := range pool {
+				pl, y, x := k/(ph*pw), k/pw%ph, k%pw
+				base := pl*p + 2*y*ow + 2*x
+				idx := []int{base, base + 1, base + ow, base + ow + 1}
+				first, mx := idx[0], out[idx[0]]
+				for _, i := range idx {
+					if v := out[i]; v != v {
+						first, mx = i, v
+						break
+					} else if v > mx {
+						first, mx = i, v
+					}
+				}
+				wantPool := float32(math.Max(float64(mx), 0))
+				if mx != mx {
+					wantPool = mx
+				}
+				same := func(a, b float32) bool { return a == b || (a != a && b != b) }
+				if !same(pool[k], wantPool) || int(arg[k]) != first {
+					t.Fatalf("window %d: pool %v at %d, want %v at %d", k, pool[k], arg[k], wantPool, first)
+				}
+				if !same(pool[k], plainPool[k]) {
+					t.Fatalf("window %d: pool %v, plain chain %v", k, pool[k], plainPool[k])
+				}
+				if (pool[k] > 0 || pool[k] != pool[k]) && arg[k] != plainArg[k] {
+					t.Fatalf("window %d: arg %d, plain chain %d", k, arg[k], plainArg[k])
+				}
+			}
+		})
+	}
+}
+
+// The fused pool+ReLU backward equals maxpoolBackward then reluBackward on
+// the plain chain's argmax, bit for bit (so the epilogue's different argmax
+// on windows with maximum <= 0 changes nothing), with and without dpre;
+// dnhwc is its transpose, and dbPart the per-plane sums to a float64 sum
+// within the float32 summation bound q·u·Σ|x| (q ≤ 100 non-zero terms,
+// unit roundoff u = 6e-8, so 1e-5·Σ|x|).
+func TestPoolReluBackwardEqualsPlainChain(t *testing.T) {
+	for _, sh := range epilogueShapes {
+		t.Run(fmt.Sprintf("n%d_oc%d_%dx%d", sh.n, sh.oc, sh.oh, sh.ow), func(t *testing.T) {
+			r := rng.New(22, t.Name())
+			n, oc, oh, ow := sh.n, sh.oc, sh.oh, sh.ow
+			p, q := oh*ow, (oh/2)*(ow/2)
+			nhwc, b := specialNHWC(r, n, oc, oh, ow), randn(r, oc)
+			out := make([]float32, n*oc*p)
+			pool := make([]float32, n*oc*q)
+			arg := make([]int32, len(pool))
+			convBiasReluPool(out, pool, arg, nhwc, b, 0, n, oc, oh, ow)
+			dpool := randn(r, len(pool))
+
+			act := make([]float32, len(out))
+			reluForward(act, out)
+			plainArg := make([]int32, len(pool))
+			maxpoolForward(make([]float32, len(pool)), plainArg, act, n*oc, oh, ow, 2, 2)
+			want := make([]float32, len(out))
+			maxpoolBackward(want, dpool, plainArg, len(want))
+			reluBackward(want, want, out)
+
+			for _, withPre := range []bool{true, false} {
+				var dpre []float32
+				if withPre {
+					dpre = make([]float32, len(out))
+					for i := range dpre {
+						dpre[i] = 42 // must be overwritten
+					}
+				}
+				dn := make([]float32, len(out))
+				for i := range dn {
+					dn[i] = 42
+				}
+				dbPart := make([]float32, n*oc)
+				poolReluBackward(dpre, dn, dbPart, dpool, arg, pool, 0, n, oc, oh, ow)
+				for s := 0; s < n; s++ {
+					for o := 0; o < oc; o++ {
+						var sum, abs float64
+						for i := 0; i < p; i++ {
+							w := want[(s*oc+o)*p+i]
+							sum += float64(w)
+							abs += math.Abs(float64(w))
+							if withPre && math.Float32bits(dpre[(s*oc+o)*p+i]) != math.Float32bits(w) {
+								t.Fatalf("dpre[%d,%d,%d] = %v, want %v", s, o, i, dpre[(s*oc+o)*p+i], w)
+							}
+							if g := dn[(s*p+i)*oc+o]; math.Float32bits(g) != math.Float32bits(w) {
+								t.Fatalf("dnhwc[%d,%d,%d] = %v, want %v", s, i, o, g, w)
+							}
+						}
+						if got := float64(dbPart[s*oc+o]); math.Abs(got-sum) > 1e-5*abs {
+							t.Fatalf("dbPart[%d,%d] = %v, want %v", s, o, got, sum)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// im2colSamples and col2imSamples over a sub-range of samples write exactly
+// the rows / images of those samples, equal to the whole-batch kernels, and
+// touch nothing else (the split parallelFor relies on).
+func TestIm2colCol2imSampleRanges(t *testing.T) {
+	for _, s := range convShapes {
+		r := rng.New(23, "ranges")
+		oh, ow := s.h-s.kh+1, s.w-s.kw+1
+		rows, ckk, img := oh*ow, s.c*s.kh*s.kw, s.c*s.h*s.w
+		inp, dcol := randn(r, s.n*img), randn(r, s.n*rows*ckk)
+		col, dinp := make([]float32, len(dcol)), make([]float32, len(inp))
+		im2col(col, inp, s.n, s.c, s.h, s.w, s.kh, s.kw)
+		col2im(dinp, dcol, s.n, s.c, s.h, s.w, s.kh, s.kw)
+		for s0 := 0; s0 < s.n; s0++ {
+			colR, dinpR := make([]float32, len(col)), make([]float32, len(dinp))
+			im2colSamples(colR, inp, s0, s0+1, s.c, s.h, s.w, s.kh, s.kw)
+			col2imSamples(dinpR, dcol, s0, s0+1, s.c, s.h, s.w, s.kh, s.kw)
+			for i := range col {
+				in := i/(rows*ckk) == s0
+				if (in && colR[i] != col[i]) || (!in && colR[i] != 0) {
+					t.Fatalf("%v: im2col sample %d: col[%d] = %v, whole batch %v", s, s0, i, colR[i], col[i])
+				}
+			}
+			for i := range dinp {
+				in := i/img == s0
+				if (in && dinpR[i] != dinp[i]) || (!in && dinpR[i] != 0) {
+					t.Fatalf("%v: col2im sample %d: dinp[%d] = %v, whole batch %v", s, s0, i, dinpR[i], dinp[i])
+				}
+			}
+		}
+	}
+}
+
+// Conv1's pre-activation gradient, laid out on demand by PreActivationGrad,
+// equals the plain chain (maxpoolBackward, reluBackward) applied to the
+// model's own dPool1 and Conv1Out, bit for bit.
+func TestPreActivationGradConv1EqualsPlainChain(t *testing.T) {
+	const n = 3
+	p := NewParams()
+	p.InitPyTorch(5)
+	x, y := testBatch(5, n)
+	m := NewModel(p, BP{}, n)
+	m.Forward(x, n)
+	m.Loss(y)
+	m.Backward()
+	act := make([]float32, n*c1Out)
+	reluForward(act, m.Conv1Out)
+	arg := make([]int32, n*p1Out)
+	maxpoolForward(make([]float32, n*p1Out), arg, act, n*64, 20, 20, 2, 2)
+	want := make([]float32, n*c1Out)
+	maxpoolBackward(want, m.dPool1[:n*p1Out], arg, len(want))
+	reluBackward(want, want, m.Conv1Out)
+	got := m.PreActivationGrad(Conv1)
+	nonzero := 0
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("dConv1[%d] = %v, want %v", i, got[i], want[i])
+		}
+		if want[i] != 0 {
+			nonzero++
+		}
+	}
+	if nonzero < n*p1Out/4 {
+		t.Errorf("only %d non-zero gradients: the check is vacuous", nonzero)
+	}
+}
+
+// A training step's results do not depend on GOMAXPROCS (which sets how
+// many pieces parallelFor and the GEMMs split the work into): weights after
+// three Adam steps and every pre-activation gradient are bit-identical at
+// 1, 2 and 5.
+func TestTrainStepBitsDoNotDependOnGOMAXPROCS(t *testing.T) {
+	const n = 7
+	x, y := testBatch(8, n)
+	run := func(procs int, rule string) (*Params, [NumLayers][]float32) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		p := NewParams()
+		p.InitPyTorch(8)
+		m := NewModel(p, newTestRule(t, rule), n)
+		opt := NewAdam(NumParams, 1e-3, 0)
+		for range 3 {
+			m.Forward(x, n)
+			m.Loss(y)
+			m.Backward()
+			opt.Update(p.Data, m.Grad.Data)
+		}
+		var g [NumLayers][]float32
+		for l := range g {
+			g[l] = append([]float32(nil), m.PreActivationGrad(l)...)
+		}
+		return p, g
+	}
+	for _, rule := range []string{"bp", "usf_init"} {
+		p1, g1 := run(1, rule)
+		for _, procs := range []int{2, 5} {
+			p2, g2 := run(procs, rule)
+			for i := range p1.Data {
+				if math.Float32bits(p1.Data[i]) != math.Float32bits(p2.Data[i]) {
+					t.Fatalf("%s: weight %d differs at GOMAXPROCS %d: %v vs %v", rule, i, procs, p2.Data[i], p1.Data[i])
+				}
+			}
+			for l := range g1 {
+				for i := range g1[l] {
+					if math.Float32bits(g1[l][i]) != math.Float32bits(g2[l][i]) {
+						t.Fatalf("%s: %s gradient %d differs at GOMAXPROCS %d", rule, LayerNames[l], i, procs)
+					}
+				}
+			}
+		}
+	}
+}
