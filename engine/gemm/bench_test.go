@@ -3,7 +3,9 @@ package gemm
 import (
 	"fmt"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -15,7 +17,8 @@ import (
 // X·W^T (NT), the input gradient dOut·W (NN), the weight gradient
 // dOut^T·X (TN). M, N, K are from NOTES.md/DESIGN.md: conv1 im2col
 // 51,200×75 → 64, conv2 4,608×1,600 → 64, fc1 576 → 384, fc2 384 → 192,
-// fc3 192 → 10, fa_random's dense feedback 2304 ↔ 6400.
+// fc3 192 → 10, fa_random's dense feedback 2304 ↔ 6400. conv1_dWT is
+// conv1's weight gradient as engine/nn computes it, transposed: colᵀ·δ.
 type benchShape struct {
 	name           string
 	transA, transB bool
@@ -25,6 +28,7 @@ type benchShape struct {
 var benchShapes = []benchShape{
 	{"conv1_fwd_NT", false, true, 51200, 64, 75},
 	{"conv1_dW_TN", true, false, 64, 75, 51200},
+	{"conv1_dWT_TN", true, false, 75, 64, 51200}, // the transposed form engine/nn uses
 	{"conv2_fwd_NT", false, true, 4608, 64, 1600},
 	{"conv2_dX_NN", false, false, 4608, 1600, 64},
 	{"conv2_dW_TN", true, false, 64, 1600, 4608},
@@ -60,12 +64,26 @@ func BenchmarkGemm(b *testing.B) {
 		b.Run(s.String(), func(b *testing.B) {
 			a, lda, bb, ldb, c, ldc := benchOperands(s)
 			b.ReportAllocs()
+			c0 := processCPU()
 			for b.Loop() {
 				Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, ldc)
 			}
+			b.ReportMetric(float64(processCPU()-c0)/float64(b.N)/1e6, "cpu-ms/op")
 			reportGFLOPS(b, s)
 		})
 	}
+}
+
+// processCPU is the process's user+system CPU time: on a shared machine
+// cpu-ms/op (BenchmarkGemm) measures the work of a call, including what
+// its helpers spend re-reading and re-packing operands, apart from the
+// time spent waiting for a core.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkGemmAVX2 is BenchmarkGemm with the AVX2 kernel forced.

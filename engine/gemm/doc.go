@@ -67,14 +67,29 @@
 //
 // One package-level pool of GOMAXPROCS worker goroutines, started on first
 // use, serves every call in the process. A call cuts C into a grid of
-// rectangles (about four per thread; M first, then N; every cut at a
-// multiple of mr or nr), hands up to threads-1 "helper" tokens to the pool
+// rectangles (threads to 4·threads of them, every cut at a multiple of mr
+// or nr), hands up to threads-1 "helper" tokens to the pool
 // without blocking, and takes jobs itself until none are left. A helper
 // that arrives after the jobs are gone just leaves. So when several
 // trainings multiply at once (prism runs bundles concurrently) the pool
 // never adds more than GOMAXPROCS busy goroutines, and a busy pool only
 // means the caller works alone. Products under 1 MFLOP (2mnk < 2^20) run
 // on the caller's goroutine. SetThreads caps the goroutines per call.
+//
+// The grid follows memory traffic (decision of 2026-11-29, issue 3). Each
+// job streams all of K for its rows of A and its columns of B, and packs
+// its columns of B when B needs packing, so a jm×jn grid reads A jn times
+// and B jm times. split charges each extra read of an operand larger than
+// 1 MB (cacheFloats) and takes the grid with the most jobs within 10% of
+// one read of both operands of the cheapest; then the most even jobs. The
+// first version cut M first, always: at two threads the weight gradients
+// (m = 64) became six jobs that each streamed the whole im2col matrix
+// (29 MB for conv2) and, for conv1 (ldb = 75), each re-packed all of it,
+// which made a two-thread training step cost ~40% more CPU than a
+// one-thread one. Now those are cut along N only and every element of B is
+// read, and packed, once per call. (Packing B once into a buffer shared by
+// all jobs was the alternative; for these shapes it would write and re-read
+// a 15–29 MB copy, where cutting N avoids the redundant reads outright.)
 //
 // Steady-state calls allocate nothing: call records and packing buffers
 // (kcBlock·ncBlock + kcBlock·12 + 12·32 floats ≈ 0.5 MiB per worker) are

@@ -13,6 +13,10 @@ const (
 	// goroutine; waking a helper costs more than it saves.
 	serialFlops = 1 << 20
 
+	// cacheFloats: an operand of more floats than this (1 MB) is assumed
+	// to come from memory each time a job streams it (see split).
+	cacheFloats = 1 << 18
+
 	maxMR, maxNR = 12, 32
 )
 
@@ -120,6 +124,24 @@ type params struct {
 
 // split chooses the job grid for up to threads workers. The grid only
 // decides who computes which block of C, never how a block is computed.
+//
+// Every job streams all K rows of its rows of op(A) and of its columns of
+// op(B) (and packs those columns of B when B needs packing), so a grid of
+// jm×jn jobs reads op(A) jn times and op(B) jm times. An operand larger
+// than cacheFloats comes from memory each time, so split counts
+//
+//	cost = (jn-1)·m·k [A large] + (jm-1)·n·k [B large]
+//
+// and, among the grids of threads to 4·threads jobs (fewer when the matrix
+// has fewer blocks), takes the one with the most jobs (they balance uneven
+// progress) whose cost exceeds the cheapest by at most 10% of one read of
+// both operands, m·k + n·k; then the one whose largest job is smallest,
+// then the cheapest, then M first. For a weight gradient (m = 64,
+// n = 1,600, k = 4,608) this cuts only N, so each job streams a disjoint
+// slice of the 29 MB im2col matrix once, where cutting M first streamed all
+// of it once per job (and for conv1, ldb = 75, packed all of it once per
+// job); a forward product (m = 4,608, n = 64) is cut along M only, as
+// before.
 func (cl *call) split(threads int) {
 	mr, nr := cl.kern.mr, cl.kern.nr
 	tm, tn := ceilDiv(cl.m, mr), ceilDiv(cl.n, nr)
@@ -127,14 +149,54 @@ func (cl *call) split(threads int) {
 		cl.jm, cl.jn, cl.mchunk, cl.nchunk, cl.helpers = 1, 1, tm*mr, tn*nr, 0
 		return
 	}
-	// About four jobs per thread balance uneven progress (and other
-	// products running concurrently); split M first, whose chunks share
-	// nothing, then N.
-	target := 4 * threads
-	jm := min(tm, target)
-	jn := min(tn, ceilDiv(target, jm))
-	cl.mchunk = ceilDiv(tm, jm) * mr
-	cl.nchunk = ceilDiv(tn, jn) * nr
+	var costA, costB float64 // cost of one more read of op(A), op(B)
+	if fa := float64(cl.m) * float64(cl.k); fa > cacheFloats {
+		costA = fa
+	}
+	if fb := float64(cl.n) * float64(cl.k); fb > cacheFloats {
+		costB = fb
+	}
+	lo, hi := min(threads, tm*tn), 4*threads
+	// grids calls f for every distinct grid of lo..hi jobs.
+	grids := func(f func(jm, jn, pm, pn int, cost float64)) {
+		for jm := 1; jm <= min(tm, hi); jm++ {
+			pm := ceilDiv(tm, jm) // row panels per job
+			if ceilDiv(tm, pm) != jm {
+				continue // the same grid as a smaller jm
+			}
+			for jn := 1; jn <= min(tn, hi/jm); jn++ {
+				pn := ceilDiv(tn, jn)
+				if ceilDiv(tn, pn) != jn || jm*jn < lo {
+					continue
+				}
+				f(jm, jn, pm, pn, float64(jn-1)*costA+float64(jm-1)*costB)
+			}
+		}
+	}
+	cheapest := -1.0
+	grids(func(_, _, _, _ int, cost float64) {
+		if cheapest < 0 || cost < cheapest {
+			cheapest = cost
+		}
+	})
+	bestJobs, bestJM, bestCost, bestBig := 0, 0, 0.0, 0
+	grids(func(jm, jn, pm, pn int, cost float64) {
+		if cost > cheapest+0.1*(float64(cl.m)+float64(cl.n))*float64(cl.k) {
+			return
+		}
+		jobs, big := jm*jn, pm*pn // big: blocks in the largest job
+		better := jobs > bestJobs
+		if jobs == bestJobs {
+			better = big < bestBig || big == bestBig && (cost < bestCost || cost == bestCost && jm > bestJM)
+		}
+		if better {
+			bestJobs, bestJM, bestCost, bestBig = jobs, jm, cost, big
+			cl.mchunk, cl.nchunk = pm*mr, pn*nr
+		}
+	})
+	if bestJobs == 0 { // no grid in range (not seen; a guard): cut M only
+		cl.mchunk, cl.nchunk = ceilDiv(tm, min(tm, hi))*mr, tn*nr
+	}
 	cl.jm, cl.jn = ceilDiv(cl.m, cl.mchunk), ceilDiv(cl.n, cl.nchunk)
 	cl.helpers = min(threads, cl.jm*cl.jn) - 1
 }

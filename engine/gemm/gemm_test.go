@@ -363,6 +363,98 @@ func TestSplitUsesSeveralJobs(t *testing.T) {
 	}
 }
 
+// TestSplitCutsAlongTheSmallOperand checks split's traffic rule (gemm.go)
+// on the network's batch-128 shapes at 2 threads, for every kernel: a
+// weight gradient (small A, 29 MB B) is cut along N only, so each job
+// streams a disjoint slice of B once; a forward or input-gradient product
+// (large A, small B) along M only; conv1's transposed weight gradient
+// (75×64, both operands large) into two equal column jobs. And every grid,
+// for 2, 3 and 8 threads, has between min(threads, blocks) and 4·threads
+// jobs, chunks that are multiples of the register block, and no more
+// helpers than jobs-1.
+func TestSplitCutsAlongTheSmallOperand(t *testing.T) {
+	cases := []struct {
+		m, n, k        int
+		oneRow, oneCol bool // want jm == 1, jn == 1
+	}{
+		{64, 1600, 4608, true, false},  // conv2 dW
+		{128, 6400, 2304, true, false}, // fa_random dense feedback
+		{4608, 64, 1600, false, true},  // conv2 forward
+		{4608, 1600, 64, false, true},  // conv2 input gradient
+		{51200, 64, 75, false, true},   // conv1 forward
+		{75, 64, 51200, true, false},   // conv1 dW, transposed (nn)
+	}
+	for _, kern := range kernelsAvailable() {
+		for _, c := range cases {
+			cl := &call{params: params{kern: kern, m: c.m, n: c.n, k: c.k}}
+			cl.split(2)
+			if c.oneRow && cl.jm != 1 || c.oneCol && cl.jn != 1 || cl.jm*cl.jn < 2 {
+				t.Errorf("%s %d×%d×%d: 2 threads split into %d×%d jobs; want one job %s and at least 2 jobs",
+					kern.name, c.m, c.n, c.k, cl.jm, cl.jn, map[bool]string{true: "row", false: "column"}[c.oneRow])
+			}
+			for _, th := range []int{2, 3, 8} {
+				cl.split(th)
+				jobs, blocks := cl.jm*cl.jn, ceilDiv(c.m, kern.mr)*ceilDiv(c.n, kern.nr)
+				if jobs < min(th, blocks) || jobs > 4*th || cl.helpers > jobs-1 ||
+					cl.mchunk%kern.mr != 0 || cl.nchunk%kern.nr != 0 {
+					t.Errorf("%s %d×%d×%d on %d threads: %d×%d jobs of %d×%d, %d helpers",
+						kern.name, c.m, c.n, c.k, th, cl.jm, cl.jn, cl.mchunk, cl.nchunk, cl.helpers)
+				}
+			}
+		}
+	}
+}
+
+// TestSplitAlwaysFindsAGrid sweeps small and large m, n (1..2,000, k large
+// enough to be split) and 2..16 threads: every grid must have positive
+// chunks that are multiples of the block, cover C, and have from
+// min(threads, blocks) to 4·threads jobs.
+func TestSplitAlwaysFindsAGrid(t *testing.T) {
+	dims := []int{1, 5, 12, 13, 31, 32, 33, 64, 75, 97, 384, 577, 1600, 2000}
+	for _, kern := range kernelsAvailable() {
+		for _, m := range dims {
+			for _, n := range dims {
+				for th := 2; th <= 16; th++ {
+					cl := &call{params: params{kern: kern, m: m, n: n, k: 1 << 20}}
+					cl.split(th)
+					jobs, blocks := cl.jm*cl.jn, ceilDiv(m, kern.mr)*ceilDiv(n, kern.nr)
+					if cl.mchunk <= 0 || cl.nchunk <= 0 || cl.mchunk%kern.mr != 0 || cl.nchunk%kern.nr != 0 ||
+						cl.jm*cl.mchunk < m || cl.jn*cl.nchunk < n || jobs < min(th, blocks) || jobs > 4*th {
+						t.Fatalf("%s %d×%d on %d threads: %d×%d jobs of %d×%d", kern.name, m, n, th, cl.jm, cl.jn, cl.mchunk, cl.nchunk)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmNSplitDoesNotChangeBits is the determinism check for a shape
+// whose B (9,000×300, 10.8 MB) is large enough for split to cut only N
+// (TestSplitCutsAlongTheSmallOperand), in the weight-gradient layout (TN):
+// 1, 2, 3 and 8 threads give the same bits, for every kernel.
+func TestSgemmNSplitDoesNotChangeBits(t *testing.T) {
+	const m, n, k = 40, 300, 9000
+	forEachKernel(t, func(t *testing.T) {
+		a, lda, b, ldb, c0, ldc := operands(12, true, false, m, n, k, 0)
+		var ref []float32
+		for _, th := range []int{1, 2, 3, 8} {
+			c := append([]float32(nil), c0...)
+			prev := SetThreads(th)
+			Sgemm(true, false, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
+			SetThreads(prev)
+			if ref == nil {
+				ref = c
+				continue
+			}
+			for i := range c {
+				if math.Float32bits(c[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%d threads: C[%d] = %v, 1 thread gave %v", th, i, c[i], ref[i])
+				}
+			}
+		}
+	})
+}
+
 // TestSgemmConcurrentCallers runs products from several goroutines at once
 // through the shared pool; each must equal its single-caller result.
 func TestSgemmConcurrentCallers(t *testing.T) {

@@ -74,9 +74,17 @@
 //     scatter, with per-(sample,channel) bias sums added in sample order.
 //     Conv1's NCHW pre-activation gradient is not needed by the step; it
 //     is laid out from that copy by PreActivationGrad on demand.
-//   - im2col/col2im move the 5×5 kernel rows as [5]float32 blocks; ReLU
-//     and its mask compile branch-free (a data-dependent branch
-//     mispredicts on half of the inputs: 8× slower).
+//   - im2col/col2im move the 5×5 kernel rows five floats at a time in
+//     registers (a [5]float32 assignment compiles to a memmove call, which
+//     cost im2col a third of its time); ReLU and its mask compile
+//     branch-free (a data-dependent branch mispredicts on half of the
+//     inputs: 8× slower).
+//   - Conv1's weight gradient is computed transposed (conv2dWeightGradT):
+//     colᵀ·δ (75×64) then added transposed into the zeroed gradient, bit
+//     for bit the same as δᵀ·col (same products, same order). As δᵀ·col
+//     the GEMM had to repack all of col1 (15 MB, rows of 75 floats, not
+//     cache-line aligned) as its B operand, once per job; transposed, col1
+//     is the A operand, read in place, and δ (ldb = 64) needs no packing.
 //
 // Between the GEMMs (which parallelise inside engine/gemm) these kernels
 // run over samples on a small worker pool of our own (parallel.go),

@@ -25,8 +25,10 @@ func im2colSamples(col, inp []float32, s0, s1, c, h, wd, kh, kw int) {
 				for ci := 0; ci < c; ci++ {
 					for ky := 0; ky < kh; ky++ {
 						off := ci*h*wd + (y+ky)*wd + x
-						if kw == 5 { // the network's 5×5 kernels: one 20-byte move
-							*(*[5]float32)(row[j:]) = *(*[5]float32)(img[off:])
+						if kw == 5 { // the network's 5×5 kernels: five moves in registers
+							// (a [5]float32 assignment compiles to a memmove call)
+							d, s := (*[5]float32)(row[j:]), (*[5]float32)(img[off:])
+							d[0], d[1], d[2], d[3], d[4] = s[0], s[1], s[2], s[3], s[4]
 						} else {
 							copy(row[j:j+kw], img[off:off+kw])
 						}

@@ -69,6 +69,28 @@ func conv2dWeightGrad(dw, dnhwc, col []float32, rows, oc, ckk int) {
 	gemm.Sgemm(true, false, oc, ckk, rows, 1, dnhwc, oc, col, ckk, 1, dw, ckk)
 }
 
+// conv2dWeightGradT is conv2dWeightGrad computed as its transpose,
+// t (ckk, oc) = colᵀ · dnhwc, then dw += tᵀ; t is scratch of ckk*oc floats.
+// Each element is the same sum of the same products in the same order
+// (a·b = b·a, and the GEMM's K blocking is the same), so when dw starts at
+// zero, as in Model.Backward, the result is bit-identical to
+// conv2dWeightGrad's; otherwise it differs only in the rounding of that
+// last addition. It pays when ckk is not a multiple of 16 (conv1's 75):
+// the GEMM then reads col as its A operand, straight from memory, instead
+// of repacking all of col as a B operand with an unaligned stride, and
+// with oc = 64 columns it splits into two equal jobs on two threads that
+// each stream col once.
+func conv2dWeightGradT(dw, t, dnhwc, col []float32, rows, oc, ckk int) {
+	t = t[:ckk*oc]
+	gemm.Sgemm(true, false, ckk, oc, rows, 1, col, ckk, dnhwc, oc, 0, t, oc)
+	dw = dw[:oc*ckk]
+	for j := 0; j < ckk; j++ {
+		for o, v := range t[j*oc : (j+1)*oc] {
+			dw[o*ckk+j] += v
+		}
+	}
+}
+
 // conv2dBackwardInput overwrites dinp (n,c,h,w) with the transposed
 // convolution of the error with kernel fb (oc,c,kh,kw):
 //

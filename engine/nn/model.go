@@ -77,6 +77,7 @@ type Model struct {
 	dConv1   []float32 // (n,64,20,20)
 	dcol2    []float32 // (n*36, 1600) scratch for conv2's transposed conv
 	dbPart   []float32 // (n,64) per-sample bias-gradient sums
+	dwT      []float32 // (75,64) conv1's weight gradient, transposed (conv2dWeightGradT)
 	fbBuf    [NumLayers][]float32
 	haveGrad bool
 	// dConv1Ready reports that dConv1 holds the transpose of the conv1
@@ -125,6 +126,7 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 		n * c1Out, n * c2Out, n * fc1Out, n * fc2Out, n * NumClasses, // activations
 		n * 400 * col1Row, n * 400 * 64, n * p1Out, n * 36 * col2Row, n * p2Out, n * fc1Out, n * fc2Out, n * NumClasses, // forward
 		n * NumClasses, n * fc2Out, n * fc2Out, n * fc1Out, n * fc1Out, n * p2Out, n * c2Out, n * p1Out, n * c1Out, n * 36 * col2Row, n * 64, // backward
+		col1Row * 64, // dwT
 	}
 	total := 0
 	for _, s := range sizes {
@@ -145,6 +147,7 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 	m.col2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*col2Row), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
 	m.dLogits, m.dRelu4, m.dFC2Out, m.dRelu3, m.dFC1Out = take(n*NumClasses), take(n*fc2Out), take(n*fc2Out), take(n*fc1Out), take(n*fc1Out)
 	m.dPool2, m.dConv2, m.dPool1, m.dConv1, m.dcol2, m.dbPart = take(n*p2Out), take(n*c2Out), take(n*p1Out), take(n*c1Out), take(n*36*col2Row), take(n*64)
+	m.dwT = take(col1Row * 64)
 	for l := Conv2; l < NumLayers; l++ {
 		m.fbBuf[l] = take(numel(weightShapes[l]))
 	}
@@ -203,7 +206,11 @@ func (m *Model) convBackward(dw, db, dpre, dpool []float32, arg []int32, pooled,
 	parallelFor(&m.wg, n, 1, &m.poolBack)
 	m.poolBack = poolBackTask{}
 	addBiasGrad(db, m.dbPart, n, oc)
-	conv2dWeightGrad(dw, m.nhwc, col, n*o*o, oc, c*k*k)
+	if ckk := c * k * k; ckk%16 != 0 {
+		conv2dWeightGradT(dw, m.dwT, m.nhwc, col, n*o*o, oc, ckk) // conv1 (ckk = 75)
+	} else {
+		conv2dWeightGrad(dw, m.nhwc, col, n*o*o, oc, ckk)
+	}
 }
 
 // Loss returns the mean softmax cross-entropy of the current batch against
