@@ -29,5 +29,17 @@ reproduce:
 smoke:
 	$(GO) run ./pipelines/reproduce --runner=direct --preset=smoke --out=./out-smoke
 
+# Every fuzz target, one after another, FUZZTIME each (default 10m; e.g.
+# make fuzz FUZZTIME=30s). `make test` replays their committed corpora.
+FUZZ_TARGETS := FuzzRead:./engine/cifar/ FuzzReadSafetensors:./artifacts/format/ \
+	FuzzParseFlags:./pipelines/reproduce/ FuzzValidateKey:./artifacts/store/
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "== $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
+	done
+
 fmt:
 	gofmt -l -w .

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fabeam/fabeam/engine/nn"
 )
@@ -156,7 +157,10 @@ func PresetConfig(preset, out, data string) (Config, error) {
 			c.GridPoints[r] = []Point{p, q}
 		}
 		c.EvalBatch = 100
-		c.CKA.BatchSize = 50
+		// 260 val+test images: minibatches of 50 so the matrices are
+		// computed (256 would leave every subset too small), one pass to
+		// keep the smoke tests fast (conv1's Grams dominate).
+		c.CKA.BatchSize, c.CKA.Passes = 50, 1
 	default:
 		return Config{}, fmt.Errorf("unknown preset %q: use one of %s", preset, strings.Join(Presets, ", "))
 	}
@@ -192,6 +196,13 @@ func (c Config) Validate() error {
 	names := nn.RuleNames()
 	if c.Out == "" {
 		return errors.New("config Out (--out) is empty: give a local folder, gs://bucket/prefix or mem://name")
+	}
+	// The configuration travels to every DoFn as JSON, which would silently
+	// replace invalid UTF-8 and send the workers to another folder.
+	for _, f := range []struct{ name, v string }{{"Out (--out)", c.Out}, {"Data (--data)", c.Data}} {
+		if !utf8.ValidString(f.v) {
+			return fmt.Errorf("config %s %q is not valid UTF-8: rename the folder, or give a path that is", f.name, f.v)
+		}
 	}
 	if !slices.Contains(Presets, c.Preset) {
 		return fmt.Errorf("config Preset (--preset) %q: use one of %s", c.Preset, strings.Join(Presets, ", "))

@@ -67,6 +67,51 @@
 // PCollection<Record>), and RegisterAnalysis turns their gathered Records
 // (Gathered.Other by kind) into results sections and figures.
 //
+// # The analysis stages
+//
+// Compare (compare.go), per seed: the extractions are grouped into one
+// CompareTask per seed that has a bp model (Reshuffled, so seeds run side
+// by side); each rule's model (rows) is compared with that seed's bp model
+// (columns) and, with two or more seeds, bp with bp of the next seed
+// (compare.CeilingPairs: the noise ceiling). A comparison is
+// content-addressed: CompareKey hashes the minibatch CKA options, the
+// estimator and the subsets with both extraction keys; its compare.json
+// marks it done. compare.CKAMatrices gives a 5×5 matrix per subset (all,
+// both_correct, bp_only) with its size, or TooSmall when the subset holds
+// fewer images than one CKA minibatch. The shuffle seed is Config.CKA.Seed +
+// the row model's seed. Features are read per layer from the extraction's
+// safetensors through a section reader straight into float32 storage, the
+// bp model once per task: a task holds two models' features, n × 28,890 ×
+// 4 B each (1.7 GB for 15,000 images; 3.5 GB in all at the paper's size).
+// The Report hook puts the entries into results.cka (seeds ascending,
+// rules in RuleNames order, the ceiling last) and per-class test accuracy
+// (compare.PerClass on the extractions' test-row predictions, mean over
+// seeds, deficit against bp, worst class) into results.per_class.
+//
+// Saliency (saliency.go), per final model: its weights in a bp network,
+// saliency.Analyze on the centre-cropped test set with the paper's settings
+// (dog = class 5; top 3 channels of conv2, then conv1; 9 exemplars each),
+// keyed by SaliencyKey (options without the batch size, run and dataset
+// keys) and marked done by saliency.json. The Report hook fills
+// results.saliency and the exemplar grid: rows the rules, columns the top
+// conv2 channels of each rule's lowest seed, cells its 9 exemplar test
+// images read from the dataset artifact.
+//
+// analysis.go: the alignment summary (AlignmentSummaries: per rule and
+// layer, the mean over seeds of the first and the last epoch's mean local
+// angle and sign concordance, and of the update-angle samples taken in the
+// last epoch), the efficiency table (FeedbackParams; images/s and the
+// backward share of step time measured by engine/train and kept in
+// manifest.json) and the analysis' differences from the paper.
+//
+// NaN never reaches results.json: a diverged model is left out of CKA,
+// saliency and the alignment summary, a CKA matrix with an undefined cell
+// (a layer without variance on a subset) is dropped whole, and a saliency
+// result with a non-finite number is dropped; each omission is a line of
+// the report's "differences from the paper". Per-class accuracy keeps
+// diverged runs, as Table 1 does (their best checkpoint predates the
+// divergence).
+//
 // # Progress
 //
 // Each epoch logs rule, seed, epoch, loss, validation accuracy, images/s and
@@ -100,4 +145,11 @@
 //     cifar.Synthetic(SyntheticTest, seed+1).
 //   - Extracted rows are the validation images (dataset order) followed by
 //     the test images; labels and predictions are stored beside them.
+//   - The efficiency table's extra memory counts float32 bytes of the
+//     stored feedback tensors plus, for usf_init and usf_sn, the operator
+//     derived from W at every step (one value per weight of conv2..fc3);
+//     usf_sn stores no parameters. The backward share is
+//     Backward / (Forward+Loss + Backward + Adam) wall clock; with step
+//     metrics on, Backward includes the alignment metrics nn computes
+//     inside it (a second, bp, backward pass), so it reads high.
 package transforms

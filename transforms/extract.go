@@ -77,6 +77,13 @@ func (f *ExtractFn) ProcessElement(ctx context.Context, run RunResult, emit func
 	if err != nil {
 		return err
 	}
+	if run.BestEpoch == 0 {
+		// The run diverged before completing an epoch: it has no usable
+		// weights (its checkpoint holds the non-finite ones), so there is
+		// nothing to extract. The Report records the divergence.
+		log.Infof(ctx, "extract: skipping %s seed %d: it diverged at step %d before completing an epoch", run.Rule, run.Seed, run.DivergedStep)
+		return nil
+	}
 	key := ExtractKey(run)
 	metaKey := store.Join(key, ExtractMetaFile)
 	var res ExtractResult

@@ -119,3 +119,18 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// A run that diverged before completing an epoch has no usable weights:
+// Extract must skip it (emitting nothing) rather than fail the pipeline on
+// its non-finite checkpoint.
+func TestExtractSkipsRunWithoutACompletedEpoch(t *testing.T) {
+	f := &ExtractFn{Cfg: Config{Out: "mem://extract-skip-test", EvalBatch: 8}}
+	run := RunResult{Key: "train/0123456789abcdef", Rule: "fa_random", Seed: 0, Diverged: true, DivergedStep: 3, BestEpoch: 0}
+	emitted := 0
+	if err := f.ProcessElement(context.Background(), run, func(ExtractResult) { emitted++ }); err != nil {
+		t.Fatalf("extract of a run diverged in epoch 1: %v", err)
+	}
+	if emitted != 0 {
+		t.Fatalf("extract emitted %d results for a run without weights", emitted)
+	}
+}

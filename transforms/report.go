@@ -173,7 +173,7 @@ func (f *ReportFn) ProcessElement(ctx context.Context, _ int, iter func(*Record)
 	env.Results = res
 	for _, p := range g.Grid {
 		res.Grid = append(res.Grid, results.GridPoint{Rule: p.Rule, Point: hyper(f.Cfg, p), ValAcc: p.BestValAcc,
-			Diverged: p.Diverged, DivergedStep: p.DivergedStep})
+			Diverged: p.Diverged, DivergedStep: p.DivergedStep, LastGoodEpoch: p.LastGoodEpoch})
 	}
 	for _, run := range g.Runs {
 		dir := store.Join(RunsDir, run.Rule, "seed"+strconv.Itoa(run.Seed))
@@ -311,6 +311,8 @@ type StageTiming struct {
 	Skipped      bool    `json:"skipped"`
 	WallSeconds  float64 `json:"wall_seconds"`
 	ImagesPerSec float64 `json:"images_per_sec,omitempty"`
+	// BackwardShare is a training run's backward fraction of step time.
+	BackwardShare float64 `json:"backward_share,omitempty"`
 }
 
 // Manifest is manifest.json: what ran, with which software, and how long
@@ -373,7 +375,7 @@ func manifest(ctx context.Context, env *ReportEnv, start time.Time) (*Manifest, 
 		for _, r := range rs {
 			p := r.Point
 			m.Stages = append(m.Stages, StageTiming{Stage: r.Stage, Rule: r.Rule, Seed: r.Seed, Point: &p, Key: r.Key,
-				Skipped: r.Skipped, WallSeconds: r.WallSeconds, ImagesPerSec: r.ImagesPerSec})
+				Skipped: r.Skipped, WallSeconds: r.WallSeconds, ImagesPerSec: r.ImagesPerSec, BackwardShare: r.BackwardShare})
 		}
 	}
 	add(env.Gathered.Grid)

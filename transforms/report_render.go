@@ -9,7 +9,6 @@ import (
 
 	"github.com/fabeam/fabeam/artifacts/figures"
 	"github.com/fabeam/fabeam/artifacts/store"
-	"github.com/fabeam/fabeam/engine/nn"
 )
 
 // writeReport renders figures/*.png, report.html and report.md through
@@ -21,7 +20,7 @@ func writeReport(ctx context.Context, env *ReportEnv) error {
 		Results:     *env.Results,
 		Histories:   env.Histories,
 		Config:      configKV(env.Cfg),
-		Efficiency:  efficiency(env),
+		Efficiency:  efficiencyRows(env),
 		Differences: append(differences(env.Cfg), env.Differences...),
 	}
 	if err := figures.BuildFigures(rep, env.Exemplars); err != nil {
@@ -62,37 +61,6 @@ func configKV(c Config) []figures.KV {
 		kv = append(kv, figures.KV{Key: k, Value: string(m[k])})
 	}
 	return kv
-}
-
-// efficiency builds the efficiency table: feedback parameters from each
-// rule's feedback tensors (4 bytes each), images/s from this run's final
-// trainings. The backward share is not measured by the pipeline (0); the
-// engine's benchmarks give it.
-func efficiency(env *ReportEnv) []figures.EfficiencyRow {
-	var rows []figures.EfficiencyRow
-	ips := map[string][]float64{}
-	for _, r := range env.Gathered.Runs {
-		if r.ImagesPerSec > 0 {
-			ips[r.Rule] = append(ips[r.Rule], r.ImagesPerSec)
-		}
-	}
-	for _, rule := range env.Cfg.OrderedRules() {
-		row := figures.EfficiencyRow{Rule: rule}
-		rr := env.Results.Rules[rule]
-		if r, err := nn.NewRule(rule, rr.Hyperparameters.Sigma, 0); err == nil {
-			if fb, ok := r.(nn.FeedbackTensors); ok {
-				for _, t := range fb.Feedback() {
-					row.FeedbackParams += int64(len(t.Data))
-				}
-			}
-		}
-		row.ExtraBytes = 4 * row.FeedbackParams
-		for _, v := range ips[rule] {
-			row.ImagesPerSec += v / float64(len(ips[rule]))
-		}
-		rows = append(rows, row)
-	}
-	return rows
 }
 
 // differences lists where this configuration departs from the paper.

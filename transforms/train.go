@@ -80,6 +80,9 @@ type RunResult struct {
 	// Skipped is set when the run's outputs already existed.
 	Skipped                   bool
 	WallSeconds, ImagesPerSec float64
+	// BackwardShare is the backward pass's fraction of step time in this
+	// execution (train.Timing.BackwardShare; wall clock, manifest only).
+	BackwardShare float64
 }
 
 // trainConfig is the engine configuration of a run.
@@ -203,8 +206,8 @@ func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
 		ips := float64(done*nTrain) / elapsed
 		runETA := time.Duration(elapsed / float64(done) * float64(p.Epochs-p.Epoch) * float64(time.Second))
 		pipeETA := progress.epoch()
-		log.Infof(ctx, "%s %-11s seed %d epoch %d/%d loss %.4f val %.4f  %.0f images/s  ETA run %s, pipeline %s",
-			r.Stage, r.Rule, r.Seed, p.Epoch, p.Epochs, p.TrainLoss, p.ValAcc, ips, runETA.Round(time.Second), pipeETA)
+		log.Infof(ctx, "%s %-11s seed %d epoch %d/%d loss %.4f val %.4f  %.0f images/s (backward %.0f%% of step time)  ETA run %s, pipeline %s",
+			r.Stage, r.Rule, r.Seed, p.Epoch, p.Epochs, p.TrainLoss, p.ValAcc, ips, 100*p.Timing.BackwardShare(), runETA.Round(time.Second), pipeETA)
 	}
 	out, err := train.Run(ctx, cfg, train.NewData(ds.Train, ds.Val, ds.Test), opts)
 	if err != nil {
@@ -225,6 +228,7 @@ func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
 	if trained := out.Final.Epoch - startEpoch; trained > 0 && wall > 0 {
 		res.ImagesPerSec = float64(trained*nTrain) / wall
 	}
+	res.BackwardShare = out.Timing.BackwardShare()
 	// The final outputs, result.json last: its presence marks the run done.
 	if r.Stage == StageTrain { // grid models are never used again: save the space
 		var mb bytes.Buffer

@@ -37,6 +37,12 @@
 // Diverged seeds are kept (their best-val checkpoint predates divergence)
 // and counted in a column of their own.
 //
+// Grid search table (HTML and Markdown, only when the run had a grid): one
+// row per results.GridPoint in results order with its best validation
+// accuracy and an outcome: "chosen" when its lr, weight decay and sigma are
+// the rule's final hyper-parameters, "diverged at step N (last good epoch
+// E)" for a diverged point (its accuracy "—" when E is 0), else empty.
+//
 // CKA: GroupCKA averages matrices elementwise over seeds per (rule,
 // reference, subset); TooSmall entries are counted, not averaged. An entry
 // whose rule equals its reference (bp vs bp of another seed) is the noise

@@ -19,6 +19,7 @@ type pageView struct {
 	Title       string
 	Preset      string
 	Table1      []table1View
+	Grid        []gridView
 	CKAAll      []ckaPair
 	CKAOther    []ckaView
 	Efficiency  []effView
@@ -33,6 +34,12 @@ type table1View struct {
 	Val, Test, Epoch                string
 	PaperVal, PaperTest, PaperEpoch string
 	DeltaVal, DeltaTest             string
+}
+
+// gridView is one grid-search point: Status is "chosen", "diverged at
+// step N (last good epoch E)" or empty.
+type gridView struct {
+	Rule, Name, HP, Val, Status string
 }
 
 type ckaView struct {
@@ -209,6 +216,8 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 		v.Alignment = append(v.Alignment, av)
 	}
 
+	v.Grid = gridRows(r.Results)
+
 	for _, f := range r.Figures {
 		fv := figView{Name: f.Name, Caption: f.Caption, Src: template.URL("figures/" + f.Name + ".png")}
 		if withImages {
@@ -219,6 +228,31 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 		v.Figures = append(v.Figures, fv)
 	}
 	return v, nil
+}
+
+// gridRows lists every grid point in results order. A point is "chosen"
+// when its learning rate, weight decay and sigma are its rule's final
+// hyper-parameters; a diverged point says at which step and after which
+// completed epoch (its validation accuracy, from the epochs before, is
+// shown as "—" when there were none).
+func gridRows(res results.Results) []gridView {
+	var rows []gridView
+	for _, g := range res.Grid {
+		gv := gridView{Rule: g.Rule, Name: RuleName(g.Rule), HP: hpText(g.Rule, g.Point), Val: pct(g.ValAcc)}
+		fin, ok := res.Rules[g.Rule]
+		switch {
+		case g.Diverged:
+			gv.Status = fmt.Sprintf("diverged at step %d (last good epoch %d)", g.DivergedStep, g.LastGoodEpoch)
+			if g.LastGoodEpoch == 0 {
+				gv.Val = "—"
+			}
+		case ok && fin.Hyperparameters.LR == g.Point.LR && fin.Hyperparameters.WeightDecay == g.Point.WeightDecay &&
+			fin.Hyperparameters.Sigma == g.Point.Sigma:
+			gv.Status = "chosen"
+		}
+		rows = append(rows, gv)
+	}
+	return rows
 }
 
 func firstFinal(first, final map[string]float64, l, f string) string {
@@ -260,6 +294,8 @@ nav ul { columns: 2; }
 <p>Reproduction of <em>Biological Plausibility and Representational Alignment of Feedback Alignment in Convolutional Networks</em>{{if .Preset}}; preset <code>{{.Preset}}</code>{{end}}.</p>
 <nav><ul>
 <li><a href="#table1">Table 1: accuracy</a></li>
+{{- if .Grid}}
+<li><a href="#grid">Grid search</a></li>{{end}}
 <li><a href="#figures">Figures</a></li>
 <li><a href="#cka">CKA matrices</a></li>
 <li><a href="#efficiency">Efficiency</a></li>
@@ -281,6 +317,21 @@ nav ul { columns: 2; }
 </tbody>
 </table>
 </section>
+{{- if .Grid}}
+
+<section id="grid">
+<h2>Grid search</h2>
+<p>Every hyper-parameter point, validation accuracy in percent (best over its epochs). A diverged point (loss NaN or Inf) never wins; it shows the step at which it diverged and the last epoch it completed.</p>
+<table id="grid-table">
+<thead><tr><th class="l">rule</th><th class="l">hyper-parameters</th><th>best val</th><th class="l">outcome</th></tr></thead>
+<tbody>
+{{- range .Grid}}
+<tr data-rule="{{.Rule}}"><td class="l">{{.Name}}</td><td class="l">{{.HP}}</td><td>{{.Val}}</td><td class="l">{{.Status}}</td></tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+{{- end}}
 
 <section id="figures">
 <h2>Figures</h2>

@@ -67,6 +67,16 @@ func Markdown(r *Report) ([]byte, error) {
 	mdTable(&b, []string{"rule", "hyper-parameters", "seeds", "diverged", "best val (ours)", "best val (paper)", "Δ val",
 		"test (ours)", "test (paper)", "Δ test", "best epoch (ours)", "best epoch (paper)"}, rows)
 
+	if len(v.Grid) > 0 {
+		b.WriteString("## Grid search\n\n")
+		b.WriteString("Every hyper-parameter point, validation accuracy in percent (best over its epochs). A diverged point (loss NaN or Inf) never wins; it shows the step at which it diverged and the last epoch it completed.\n\n")
+		rows = nil
+		for _, g := range v.Grid {
+			rows = append(rows, []string{g.Name, g.HP, g.Val, g.Status})
+		}
+		mdTable(&b, []string{"rule", "hyper-parameters", "best val", "outcome"}, rows)
+	}
+
 	b.WriteString("## Figures\n\n")
 	for _, f := range v.Figures {
 		fmt.Fprintf(&b, "![%s](%s)\n\n*%s*\n\n", md(f.Name), string(f.Src), md(f.Caption))

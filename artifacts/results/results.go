@@ -67,8 +67,13 @@ type GridPoint struct {
 	Point  Hyperparameters `json:"point"`
 	ValAcc float64         `json:"val_acc"`
 	// Diverged points never win SelectBest.
-	Diverged     bool `json:"diverged"`
-	DivergedStep int  `json:"diverged_step,omitempty"`
+	Diverged bool `json:"diverged"`
+	// DivergedStep is the 1-based global step at which the loss became
+	// NaN or Inf (0 when the point did not diverge).
+	DivergedStep int `json:"diverged_step,omitempty"`
+	// LastGoodEpoch is the last epoch completed before divergence (absent,
+	// i.e. 0, when the point diverged in its first epoch or not at all).
+	LastGoodEpoch int `json:"last_good_epoch,omitempty"`
 }
 
 // CKAEntry is one CKA matrix: rows the rule model's layers, columns the

@@ -37,4 +37,15 @@
 // at every epoch end the angle between each W and its feedback operator B
 // and the ratio ‖B‖/‖W‖ are recorded. Epoch summaries hold the means of the
 // per-step values over the epoch.
+//
+// # Timing
+//
+// Run measures the wall clock of each step's phases (Timing: forward pass
+// and loss, backward pass, Adam update, and the metrics bookkeeping between
+// backward and update), per epoch in Progress.Timing and in all in
+// Outcome.Timing, for the epochs this call trained. Timing.BackwardShare is
+// Backward / (Forward + Backward + Update); with StepMetrics on, Backward
+// includes the metrics nn computes inside it (a second, bp, backward pass).
+// Timings are measurements: they never enter the history or a checkpoint,
+// so results stay a pure function of configuration and seed.
 package train

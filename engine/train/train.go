@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/fabeam/fabeam/artifacts/results"
 	"github.com/fabeam/fabeam/engine/cifar"
@@ -132,6 +133,42 @@ type Outcome struct {
 	Feedback []nn.Tensor
 	// Final is the state after the last epoch.
 	Final *State
+	// Timing is the wall clock of the training steps run by this call
+	// (not those before a resume). It is a measurement, never part of the
+	// history or any checkpoint.
+	Timing Timing
+}
+
+// Timing is the wall clock spent in the phases of training steps:
+// Forward holds the forward pass and the loss, Backward the rule's
+// backward pass (with Config.StepMetrics on it includes the local
+// alignment metrics nn computes inside Backward), Update the Adam step,
+// Metrics the bookkeeping of step metrics and update angles done between
+// Backward and Update.
+type Timing struct {
+	Forward, Backward, Update, Metrics time.Duration
+	// Steps is the number of optimiser steps measured.
+	Steps int
+}
+
+// BackwardShare is Backward / (Forward + Backward + Update): the backward
+// pass's fraction of a step's time, metrics bookkeeping excluded; 0 when
+// nothing was measured.
+func (t Timing) BackwardShare() float64 {
+	tot := t.Forward + t.Backward + t.Update
+	if tot <= 0 {
+		return 0
+	}
+	return float64(t.Backward) / float64(tot)
+}
+
+// add accumulates u into t.
+func (t *Timing) add(u Timing) {
+	t.Forward += u.Forward
+	t.Backward += u.Backward
+	t.Update += u.Update
+	t.Metrics += u.Metrics
+	t.Steps += u.Steps
 }
 
 // Progress is reported after every epoch.
@@ -142,6 +179,8 @@ type Progress struct {
 	Step, TotalSteps int
 	TrainLoss        float64
 	TrainAcc, ValAcc float64
+	// Timing is this epoch's step timing (wall clock).
+	Timing Timing
 }
 
 // Options are Run's optional hooks.
@@ -208,12 +247,14 @@ func Run(ctx context.Context, cfg Config, data *Data, opt Options) (*Outcome, er
 	y := make([]uint8, cfg.BatchSize)
 	h := &st.History
 	diverged := false
+	var total Timing
 	for epoch := st.Epoch + 1; epoch <= cfg.Epochs && !diverged; epoch++ {
 		order := rng.New(cfg.Seed, "shuffle/"+strconv.Itoa(epoch)).Perm(nTrain)
 		aug := rng.New(cfg.Seed, "augment/"+strconv.Itoa(epoch))
 		var lossSum float64
 		var correct, seen int
 		acc := newEpochAcc()
+		var tm Timing
 		for b := 0; b < spe; b++ {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("train: %s seed %d stopped in epoch %d: %w", cfg.Rule, cfg.Seed, epoch, err)
@@ -225,8 +266,11 @@ func Run(ctx context.Context, cfg Config, data *Data, opt Options) (*Outcome, er
 				cifar.RandomCropFlip(x[i*in:(i+1)*in], data.Train.Image(idx), aug)
 				y[i] = data.Train.Labels[idx]
 			}
+			t0 := time.Now()
 			m.Forward(x[:n*in], n)
 			loss := m.Loss(y[:n])
+			t1 := time.Now()
+			tm.Forward += t1.Sub(t0)
 			st.Step++
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				h.Diverged = true
@@ -238,6 +282,8 @@ func Run(ctx context.Context, cfg Config, data *Data, opt Options) (*Outcome, er
 			seen += n
 			lossSum += loss * float64(n)
 			m.Backward()
+			t2 := time.Now()
+			tm.Backward += t2.Sub(t1)
 			if cfg.StepMetrics {
 				acc.addStep(h, cfg.Rule, m.Step)
 			}
@@ -247,8 +293,13 @@ func Run(ctx context.Context, cfg Config, data *Data, opt Options) (*Outcome, er
 			if cfg.StepMetrics {
 				h.Steps.Loss = append(h.Steps.Loss, loss)
 			}
+			t3 := time.Now()
+			tm.Metrics += t3.Sub(t2)
 			st.Adam.Update(st.Params.Data, m.Grad.Data)
+			tm.Update += time.Since(t3)
+			tm.Steps++
 		}
+		total.add(tm)
 		if diverged {
 			break
 		}
@@ -278,7 +329,7 @@ func Run(ctx context.Context, cfg Config, data *Data, opt Options) (*Outcome, er
 		}
 		if opt.OnProgress != nil {
 			opt.OnProgress(Progress{Rule: cfg.Rule, Seed: cfg.Seed, Epoch: epoch, Epochs: cfg.Epochs,
-				Step: st.Step, TotalSteps: spe * cfg.Epochs, TrainLoss: rec.TrainLoss, TrainAcc: rec.TrainAcc, ValAcc: valAcc})
+				Step: st.Step, TotalSteps: spe * cfg.Epochs, TrainLoss: rec.TrainLoss, TrainAcc: rec.TrainAcc, ValAcc: valAcc, Timing: tm})
 		}
 		if opt.OnEpoch != nil {
 			if err := opt.OnEpoch(st); err != nil {
@@ -286,7 +337,7 @@ func Run(ctx context.Context, cfg Config, data *Data, opt Options) (*Outcome, er
 			}
 		}
 	}
-	out := &Outcome{Final: st}
+	out := &Outcome{Final: st, Timing: total}
 	if fb, ok := rule.(nn.FeedbackTensors); ok {
 		out.Feedback = fb.Feedback()
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -23,8 +24,16 @@ func TestFlagsOverrideThePresetAndAreValidated(t *testing.T) {
 		{name: "negative epochs", preset: "quick", epochs: -2, wantErr: []string{"--epochs=-2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			*preset, *rules, *seeds, *epochs, *out, *data = tc.preset, tc.rules, tc.seeds, tc.epochs, t.TempDir(), "data"
-			c, err := config()
+			// A zero count means the flag is left out (an explicit 0 is an
+			// error, checked in TestBadInput).
+			args := []string{"--preset=" + tc.preset, "--rules=" + tc.rules, "--out=" + t.TempDir(), "--data=data"}
+			if tc.seeds != 0 {
+				args = append(args, "--seeds="+strconv.Itoa(tc.seeds))
+			}
+			if tc.epochs != 0 {
+				args = append(args, "--epochs="+strconv.Itoa(tc.epochs))
+			}
+			c, err := ParseFlags(args)
 			if tc.wantErr != nil {
 				if err == nil {
 					t.Fatal("config accepted it")

@@ -1,0 +1,395 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+
+	"github.com/fabeam/fabeam/artifacts/store"
+	"github.com/fabeam/fabeam/engine/cifar"
+	"github.com/fabeam/fabeam/engine/nn"
+	"github.com/fabeam/fabeam/engine/train"
+	"github.com/fabeam/fabeam/transforms"
+)
+
+// runPipeline builds the study for c and runs it on the direct runner, as
+// main does with --runner=direct.
+func runPipeline(c transforms.Config) error {
+	p, s := beam.NewPipelineWithRoot()
+	transforms.Study(s, c)
+	_, err := direct.Execute(context.Background(), p)
+	return err
+}
+
+// snapshot maps every file under dir (slash-separated relative path) to
+// the SHA-256 of its content.
+func snapshot(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	m := map[string][32]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		m[filepath.ToSlash(rel)] = sha256.Sum256(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// existingRun writes a small real study (smoke data, bp only, no grid, one
+// epoch) into a fresh folder: the output every bad-input case must leave
+// byte for byte as it was.
+func existingRun(t *testing.T) string {
+	t.Helper()
+	out := t.TempDir()
+	c, err := ParseFlags([]string{"--preset=smoke", "--rules=bp", "--epochs=1", "--out=" + out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Grid, c.Extract = false, false
+	if err := runPipeline(c); err != nil {
+		t.Fatalf("the pre-existing run failed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, transforms.ResultsFile)); err != nil {
+		t.Fatalf("the pre-existing run wrote no results: %v", err)
+	}
+	return out
+}
+
+// dataDir writes six valid CIFAR-10 files of 20 synthetic records each and
+// lets edit spoil one; it returns the folder.
+func dataDir(t *testing.T, edit func(dir string)) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := cifar.WriteSynthetic(dir, 20, 7); err != nil {
+		t.Fatal(err)
+	}
+	edit(dir)
+	return dir
+}
+
+// model returns a valid bp checkpoint (PyTorch initialisation, seed 1),
+// with NaN at fc2.weight[5] when nan is set.
+func model(t *testing.T, nan bool) []byte {
+	t.Helper()
+	p := nn.NewParams()
+	p.InitPyTorch(1)
+	if nan {
+		p.Weight(3)[5] = float32(math.NaN())
+	}
+	var b bytes.Buffer
+	if err := train.EncodeModel(&b, p, nil, train.ModelMeta{Rule: "bp", Seed: 1, Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// fakeArchive is a gzipped tar of cifar-10-batches-bin/ holding the six
+// files with 20 synthetic records each: the layout of the real archive, not
+// its MD5.
+func fakeArchive(t *testing.T) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	if err := cifar.WriteSynthetic(dir, 20, 3); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, f := range cifar.AllFiles() {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tw.WriteHeader(&tar.Header{Name: cifar.ArchiveDir + "/" + f, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
+		tw.Write(b)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// lie rewrites the header entry of tensor name in the safetensors file b
+// (the data section is kept), re-padding the header to 8 bytes.
+func lie(t *testing.T, b []byte, name string, edit func(e map[string]any)) []byte {
+	t.Helper()
+	n := binary.LittleEndian.Uint64(b[:8])
+	var hdr map[string]any
+	if err := json.Unmarshal(b[8:8+n], &hdr); err != nil {
+		t.Fatal(err)
+	}
+	e, ok := hdr[name].(map[string]any)
+	if !ok {
+		t.Fatalf("no tensor %s in the header", name)
+	}
+	edit(e)
+	h, err := json.Marshal(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(h)%8 != 0 {
+		h = append(h, ' ')
+	}
+	out := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
+	out = append(out, h...)
+	return append(out, b[8+n:]...)
+}
+
+// TestBadInput feeds the command every kind of bad input a researcher
+// produces by hand. Each case must fail with an error that names the file,
+// flag or field and says what to do (every substring in want), and none
+// may change a byte of an output folder written before (the same folder is
+// passed as --out to every case). The GCS cases talk to fake-gcs-server
+// behind a front that answers 503 on demand.
+func TestBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs pipelines: skipped with -short")
+	}
+	ctx := context.Background()
+
+	// GCS: one emulator for the process (store.Open's client is shared),
+	// reached through a front that fails the next `fail` requests.
+	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
+		Scheme: "http", Host: "127.0.0.1", Port: 0, PublicHost: "127.0.0.1", Writer: io.Discard,
+	})
+	if err != nil {
+		t.Fatalf("starting fake GCS server: %v", err)
+	}
+	defer srv.Stop()
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "fabeam-bad-input"})
+	var fail, served503 atomic.Int64
+	inner := srv.HTTPHandler()
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail.Add(-1) >= 0 {
+			served503.Add(1)
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"error":{"code":503,"message":"injected: service unavailable"}}`)
+			return
+		}
+		fail.Store(0)
+		inner.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	t.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(front.URL, "http://"))
+
+	// An archive server answering bytes whose MD5 is not the archive's.
+	// It is a well-formed .tar.gz holding the six files (20 synthetic
+	// records each), so only the checksum gives it away.
+	fake := fakeArchive(t)
+	archive := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(fake)
+	}))
+	defer archive.Close()
+
+	out := existingRun(t)
+	before := snapshot(t, out)
+	notDir := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(notDir, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// quickOn is a command line reading CIFAR-10 from data into out.
+	quickOn := func(data string) []string {
+		return []string{"--preset=quick", "--rules=bp", "--epochs=1", "--data=" + data, "--out=" + out}
+	}
+	// cmd parses args and, if they pass, fetches data and runs the study.
+	cmd := func(args []string) func(t *testing.T) error {
+		return func(t *testing.T) error {
+			c, err := ParseFlags(args)
+			if err != nil {
+				return err
+			}
+			if err := ensureData(ctx, c, http.DefaultClient, archive.URL); err != nil {
+				return err
+			}
+			return runPipeline(c)
+		}
+	}
+	// checkpoint decodes b as the model checkpoint "model.safetensors".
+	checkpoint := func(b []byte) func(t *testing.T) error {
+		return func(t *testing.T) error {
+			_, _, _, err := train.DecodeModel(bytes.NewReader(b), int64(len(b)), "runs/bp/seed0/model.safetensors")
+			return err
+		}
+	}
+	truncate := func(name string, delta int64) func(string) {
+		return func(dir string) {
+			p := filepath.Join(dir, name)
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(p, fi.Size()+delta); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	valid := model(t, false)
+
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T) error
+		want []string
+	}{
+		{"truncated CIFAR file", cmd(quickOn(dataDir(t, truncate("data_batch_2.bin", -1)))),
+			[]string{"--data", "data_batch_2.bin", "not a multiple of the 3073-byte record", "re-download"}},
+		{"oversized CIFAR file (sparse, 3 GB)", cmd(quickOn(dataDir(t, truncate("test_batch.bin", 1<<20*3073)))),
+			[]string{"--data", "test_batch.bin", "larger than", "not a CIFAR-10 binary batch"}},
+		{"label byte 10", cmd(quickOn(dataDir(t, func(dir string) {
+			p := filepath.Join(dir, "data_batch_4.bin")
+			b, _ := os.ReadFile(p)
+			b[3*3073] = 10 // record 3's label
+			os.WriteFile(p, b, 0o644)
+		}))), []string{"--data", "data_batch_4.bin", "record 3", "label 10", "re-download"}},
+		{"missing batch file (download fails: wrong MD5)", cmd(quickOn(dataDir(t, func(dir string) {
+			os.Remove(filepath.Join(dir, "data_batch_5.bin"))
+		}))), []string{"--data", "missing data_batch_5.bin", "MD5 mismatch", "nothing was written", "put the six CIFAR-10 binary files"}},
+		{"archive with the wrong MD5 into an empty folder", func(t *testing.T) error {
+			dir := filepath.Join(t.TempDir(), "cifar")
+			err := cmd(quickOn(dir))(t)
+			if left := snapshot(t, dir); len(left) != 0 {
+				t.Errorf("the rejected download left files in %s: %v", dir, left)
+			}
+			return err
+		},
+			[]string{"--data", archive.URL, "MD5 mismatch", cifar.ArchiveMD5, "download " + cifar.ArchiveURL}},
+		{"checkpoint offsets past the end of the file", checkpoint(lie(t, valid, "fc3.bias", func(e map[string]any) {
+			o := e["data_offsets"].([]any)
+			e["data_offsets"] = []any{o[0], float64(len(valid) + 4096)}
+		})), []string{"model.safetensors", "fc3.bias"}},
+		{"checkpoint shape of 10^12 elements", checkpoint(lie(t, valid, "fc1.weight", func(e map[string]any) {
+			e["shape"] = []any{1e6, 1e6}
+		})), []string{"model.safetensors", "fc1.weight"}},
+		{"checkpoint with the wrong dtype", checkpoint(lie(t, valid, "fc3.bias", func(e map[string]any) {
+			e["dtype"] = "I32" // same 4 bytes per element, so only the dtype lies
+		})), []string{"model.safetensors", "fc3.bias", "I32", "F32"}},
+		{"checkpoint with NaN weights", checkpoint(model(t, true)),
+			[]string{"model.safetensors", "fc2.weight", "non-finite", "index 5", "retrain it"}},
+		{"unknown rule", cmd([]string{"--preset=smoke", "--rules=bp,dfa", "--out=" + out}),
+			[]string{"--rules", `"dfa"`, "bp,fa_random,fa_toeplitz,usf_init,usf_sn"}},
+		{"zero epochs", cmd([]string{"--preset=smoke", "--epochs=0", "--out=" + out}),
+			[]string{"--epochs=0", "positive", "leave the flag out"}},
+		{"negative epochs", cmd([]string{"--preset=smoke", "--epochs=-3", "--out=" + out}),
+			[]string{"--epochs=-3", "positive"}},
+		{"zero seeds", cmd([]string{"--preset=smoke", "--seeds=0", "--out=" + out}),
+			[]string{"--seeds=0", "from 1 to 1000"}},
+		{"negative seeds", cmd([]string{"--preset=smoke", "--seeds=-2", "--out=" + out}),
+			[]string{"--seeds=-2", "from 1 to 1000"}},
+		{"a negative seed in a Config built in code", func(t *testing.T) error {
+			c, _ := transforms.PresetConfig("smoke", out, "")
+			c.Seeds = []int{-1, 0}
+			return c.Validate()
+		}, []string{"config Seeds", ">= 0"}},
+		{"zero epochs in a Config built in code", func(t *testing.T) error {
+			c, _ := transforms.PresetConfig("smoke", out, "")
+			c.Epochs = 0
+			return c.Validate()
+		}, []string{"config Epochs (--epochs) = 0", "at least 1"}},
+		{"output folder that cannot be written (under a regular file)",
+			cmd([]string{"--preset=smoke", "--rules=bp", "--epochs=1", "--out=" + filepath.Join(notDir, "sub")}),
+			[]string{notDir, "choose another folder"}},
+		{"gs:// bucket that does not exist", func(t *testing.T) error {
+			_, err := store.Open(ctx, "gs://no-such-bucket/run")
+			return err
+		}, []string{"gs://no-such-bucket", "does not exist", "create it"}},
+		{"gs:// bucket that does not exist, through the pipeline",
+			cmd([]string{"--preset=smoke", "--rules=bp", "--epochs=1", "--out=gs://no-such-bucket/run"}),
+			[]string{"gs://no-such-bucket", "does not exist", "create it"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.run(t)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			t.Logf("error: %v", err)
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q", w)
+				}
+			}
+			checkUnchanged(t, out, before)
+		})
+	}
+
+	// Transient errors: three 503s in a row, retried with backoff, then
+	// the write and the read succeed.
+	t.Run("transient GCS 503s are retried and succeed", func(t *testing.T) {
+		st, err := store.Open(ctx, "gs://fabeam-bad-input/run")
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload := bytes.Repeat([]byte("fabeam"), 1000)
+		fail.Store(3)
+		served503.Store(0)
+		if err := st.Put(ctx, "results.json", payload); err != nil {
+			t.Fatalf("Put after 503s: %v", err)
+		}
+		if got := served503.Load(); got != 3 {
+			t.Errorf("front served %d 503s during Put, want 3", got)
+		}
+		fail.Store(2)
+		got, err := st.Get(ctx, "results.json")
+		if err != nil {
+			t.Fatalf("Get after 503s: %v", err)
+		}
+		if !bytes.Equal(got, payload) {
+			t.Errorf("read back %d bytes, not the %d written", len(got), len(payload))
+		}
+		if got := served503.Load(); got != 5 {
+			t.Errorf("front served %d 503s in all, want 5", got)
+		}
+		checkUnchanged(t, out, before)
+	})
+}
+
+// checkUnchanged fails unless dir holds exactly the files of before, byte
+// for byte.
+func checkUnchanged(t *testing.T, dir string, before map[string][32]byte) {
+	t.Helper()
+	after := snapshot(t, dir)
+	for k, h := range before {
+		if a, ok := after[k]; !ok {
+			t.Errorf("pre-existing %s was removed", k)
+		} else if a != h {
+			t.Errorf("pre-existing %s was changed", k)
+		}
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			t.Errorf("new file %s in the pre-existing output folder", k)
+		}
+	}
+}

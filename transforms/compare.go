@@ -1,0 +1,489 @@
+package transforms
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/fabeam/fabeam/artifacts/format"
+	"github.com/fabeam/fabeam/artifacts/results"
+	"github.com/fabeam/fabeam/artifacts/store"
+	"github.com/fabeam/fabeam/engine/cka"
+	"github.com/fabeam/fabeam/engine/compare"
+	"github.com/fabeam/fabeam/engine/nn"
+)
+
+func init() {
+	beam.RegisterType(reflect.TypeOf((*CompareTask)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*CompareResult)(nil)).Elem())
+	register.DoFn3x0[int, func(*ExtractResult) bool, func(CompareTask)](&CompareTasksFn{})
+	register.DoFn3x1[context.Context, CompareTask, func(Record), error](&CompareFn{})
+	register.Function2x0[RunResult, func(Record)](dropRuns)
+	register.Emitter1[CompareTask]()
+	register.Iter1[ExtractResult]()
+	RegisterStage("compare", compareStage)
+	RegisterAnalysis("compare", compareAnalysis)
+}
+
+// Compare stage names: the record kind, the stage (key prefix) and the
+// completion marker under a comparison's key.
+const (
+	KindCompare  = "compare"
+	StageCompare = "compare"
+	CompareFile  = "compare.json"
+)
+
+// CompareTask is one seed's comparisons: every rule's model of Seed against
+// the bp model of Seed (Ref), and, with two or more seeds, bp of Seed
+// against bp of the next seed (Ceiling, zero or one entry; the noise
+// ceiling of compare.CeilingPairs).
+type CompareTask struct {
+	Seed    int
+	Ref     ExtractResult
+	Rules   []ExtractResult
+	Ceiling []ExtractResult
+}
+
+// CompareResult is one comparison (rule model of Seed, rows, against
+// Reference of ReferenceSeed, columns): its CKA entries on the three
+// subsets, free of NaN, and notes on whatever was left out and why. It is
+// stored as CompareFile under Key and travels to Report as a KindCompare
+// Record. WallSeconds goes to manifest.json only.
+type CompareResult struct {
+	Key           string             `json:"key"`
+	Seed          int                `json:"seed"`
+	Rule          string             `json:"rule"`
+	Reference     string             `json:"reference"`
+	ReferenceSeed int                `json:"reference_seed"`
+	Entries       []results.CKAEntry `json:"entries"`
+	// Notes say why a model or a matrix was left out (a diverged model; a
+	// matrix with an undefined value). They become report differences.
+	Notes       []string `json:"notes,omitempty"`
+	Skipped     bool     `json:"skipped"`
+	WallSeconds float64  `json:"wall_seconds"`
+}
+
+// CKAOptions returns the minibatch CKA estimator's options for a
+// comparison whose row model has seed: the configured batch size and
+// passes, and the shuffle seed Config.CKA.Seed + seed, so each seed's
+// comparisons shuffle differently and reproducibly.
+func CKAOptions(c Config, seed int) cka.MinibatchOptions {
+	return cka.MinibatchOptions{BatchSize: c.CKA.BatchSize, Passes: c.CKA.Passes, Seed: c.CKA.Seed + uint64(seed)}
+}
+
+// CompareKey is the store key of the comparison of the features row (the
+// rule's) against col (the reference's).
+func CompareKey(c Config, row, col ExtractResult) string {
+	return StageKey(StageCompare, struct {
+		CKA       cka.MinibatchOptions `json:"cka"`
+		Estimator string               `json:"estimator"`
+		Subsets   []string             `json:"subsets"`
+	}{CKAOptions(c, row.Seed), compare.Estimator,
+		[]string{compare.SubsetAll, compare.SubsetBothCorrect, compare.SubsetRefOnly}}, row.Key, col.Key)
+}
+
+// compareStage is the Compare stage: extracts grouped into one task per
+// seed (Reshuffled so seeds run in parallel), each task's comparisons run
+// by CompareFn. Without extraction it emits nothing.
+func compareStage(s beam.Scope, c Config, runs, extracts beam.PCollection) beam.PCollection {
+	if !extracts.IsValid() {
+		return beam.ParDo(s, dropRuns, runs)
+	}
+	grouped := beam.GroupByKey(s, beam.AddFixedKey(s, extracts))
+	tasks := beam.Reshuffle(s, beam.ParDo(s, &CompareTasksFn{Cfg: c}, grouped))
+	return beam.ParDo(s, &CompareFn{Cfg: c}, tasks)
+}
+
+// dropRuns emits nothing: an analysis stage's empty output when its input
+// is switched off.
+func dropRuns(RunResult, func(Record)) {}
+
+// CompareTasksFn turns every extraction into one CompareTask per seed that
+// has a bp model.
+type CompareTasksFn struct {
+	Cfg Config
+}
+
+// ProcessElement groups the extractions by seed.
+func (f *CompareTasksFn) ProcessElement(_ int, iter func(*ExtractResult) bool, emit func(CompareTask)) {
+	var all []ExtractResult
+	var e ExtractResult
+	for iter(&e) {
+		all = append(all, e)
+	}
+	for _, t := range compareTasks(all) {
+		emit(t)
+	}
+}
+
+// compareTasks builds the per-seed tasks from all extractions: seeds
+// ascending, rules in nn.RuleNames order; a seed without a bp model has
+// nothing to compare against and gets no task.
+func compareTasks(all []ExtractResult) []CompareTask {
+	slices.SortFunc(all, func(a, b ExtractResult) int {
+		if a.Seed != b.Seed {
+			return a.Seed - b.Seed
+		}
+		return ruleIndex(a.Rule) - ruleIndex(b.Rule)
+	})
+	bp := map[int]ExtractResult{}
+	var seeds []int
+	for _, e := range all {
+		if e.Rule == "bp" {
+			bp[e.Seed] = e
+			seeds = append(seeds, e.Seed)
+		}
+	}
+	ceiling := map[int]int{}
+	for _, p := range compare.CeilingPairs(seeds) {
+		ceiling[p.Seed] = p.ReferenceSeed
+	}
+	var tasks []CompareTask
+	for _, s := range seeds {
+		t := CompareTask{Seed: s, Ref: bp[s]}
+		for _, e := range all {
+			if e.Seed == s && e.Rule != "bp" {
+				t.Rules = append(t.Rules, e)
+			}
+		}
+		if rs, ok := ceiling[s]; ok {
+			t.Ceiling = []ExtractResult{bp[rs]}
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks
+}
+
+// CompareFn runs one seed's comparisons, each content-addressed: a
+// comparison whose CompareFile exists is skipped (counter "skipped"). The
+// reference bp model's features are read once per task.
+type CompareFn struct {
+	Cfg Config
+}
+
+// ProcessElement compares every rule of the task's seed against its bp
+// model, then bp against the ceiling's bp, emitting one Record per pair.
+func (f *CompareFn) ProcessElement(ctx context.Context, t CompareTask, emit func(Record)) error {
+	st, err := openStore(ctx, f.Cfg.Out)
+	if err != nil {
+		return err
+	}
+	// The bp model of the seed is the columns of every rule's matrices and
+	// the rows of the ceiling's.
+	var ref *modelFeatures
+	loadRef := func() (*modelFeatures, error) {
+		if ref == nil {
+			ref, err = loadModelFeatures(ctx, st, t.Ref)
+		}
+		return ref, err
+	}
+	for _, e := range t.Rules {
+		r, err := f.pair(ctx, st, e, t.Ref, nil, loadRef)
+		if err != nil {
+			return err
+		}
+		emit(NewRecord(KindCompare, r))
+	}
+	for _, e := range t.Ceiling {
+		r, err := f.pair(ctx, st, t.Ref, e, loadRef, nil)
+		if err != nil {
+			return err
+		}
+		emit(NewRecord(KindCompare, r))
+	}
+	return nil
+}
+
+// pair compares row against col. loadRow or loadCol, when not nil, return
+// already-loaded features (the task's bp model); otherwise they are read.
+func (f *CompareFn) pair(ctx context.Context, st store.Store, row, col ExtractResult,
+	loadRow, loadCol func() (*modelFeatures, error)) (CompareResult, error) {
+	key := CompareKey(f.Cfg, row, col)
+	marker := store.Join(key, CompareFile)
+	var res CompareResult
+	switch err := getJSON(ctx, st, marker, &res); {
+	case err == nil:
+		skippedStages.Inc(ctx, 1)
+		res.Skipped = true
+		return res, nil
+	case !isNotExist(err):
+		return res, err
+	}
+	start := time.Now()
+	res = CompareResult{Key: key, Seed: row.Seed, Rule: row.Rule, Reference: col.Rule, ReferenceSeed: col.Seed,
+		Entries: []results.CKAEntry{}}
+	what := fmt.Sprintf("CKA of %s seed %d against %s seed %d", row.Rule, row.Seed, col.Rule, col.Seed)
+	for _, e := range []ExtractResult{row, col} {
+		var run RunResult
+		if err := getJSON(ctx, st, store.Join(e.RunKey, ResultFile), &run); err != nil {
+			return res, fmt.Errorf("compare: result of the run behind %s: %w", e.Key, err)
+		}
+		if run.Diverged {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s left out: %s seed %d diverged at step %d.",
+				what, run.Rule, run.Seed, run.DivergedStep))
+		}
+	}
+	if len(res.Notes) == 0 {
+		load := func(fn func() (*modelFeatures, error), e ExtractResult) (*modelFeatures, error) {
+			if fn != nil {
+				return fn()
+			}
+			return loadModelFeatures(ctx, st, e)
+		}
+		rf, err := load(loadRow, row)
+		if err != nil {
+			return res, err
+		}
+		cf, err := load(loadCol, col)
+		if err != nil {
+			return res, err
+		}
+		if !slices.Equal(rf.labels, cf.labels) {
+			return res, fmt.Errorf("compare: %s and %s hold different images (labels differ); both must come from dataset %s — delete them so Extract runs again",
+				st.URI(row.Key), st.URI(col.Key), row.DatasetKey)
+		}
+		pair := compare.Pair{Seed: row.Seed, Rule: row.Rule, Reference: col.Rule, ReferenceSeed: col.Seed}
+		entries, err := compare.CKAMatrices(&cf.Features, &rf.Features, rf.labels, pair, CKAOptions(f.Cfg, row.Seed))
+		if err != nil {
+			return res, fmt.Errorf("compare: %w (check the cka settings of the configuration)", err)
+		}
+		res.Entries, res.Notes = finiteEntries(entries, what)
+	}
+	res.WallSeconds = time.Since(start).Seconds()
+	if err := putJSON(ctx, st, marker, res); err != nil {
+		return res, err
+	}
+	log.Infof(ctx, "%s: %d matrices in %.1fs", what, len(res.Entries), res.WallSeconds)
+	return res, nil
+}
+
+// finiteEntries drops the entries whose matrix holds NaN or ±Inf (a layer
+// without variance on the subset: JSON cannot hold NaN, and a partial
+// matrix would read as a measurement) and returns a note for each, naming
+// the layers whose row or column is undefined.
+func finiteEntries(entries []results.CKAEntry, what string) ([]results.CKAEntry, []string) {
+	out := []results.CKAEntry{}
+	var notes []string
+	for _, e := range entries {
+		var bad []string
+		for i, row := range e.Matrix {
+			for j, v := range row {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					bad = append(bad, nn.LayerNames[i]+"×"+nn.LayerNames[j])
+				}
+			}
+		}
+		if len(bad) > 0 {
+			notes = append(notes, fmt.Sprintf("%s on subset %s (n = %d) left out: undefined (no variance) at %s.",
+				what, e.Subset, e.N, strings.Join(bad, ", ")))
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, notes
+}
+
+// modelFeatures are one model's features and predictions with the images'
+// labels, read from an extraction.
+type modelFeatures struct {
+	compare.Features
+	labels []uint8
+}
+
+// loadModelFeatures reads an extraction: each layer's "features" tensor
+// straight into float32 storage through a section reader (no second copy
+// of conv1's 15,000 × 25,600 values), then labels and predictions.
+func loadModelFeatures(ctx context.Context, st store.Store, e ExtractResult) (*modelFeatures, error) {
+	n := e.Val + e.Test
+	if len(e.Dims) != nn.NumLayers {
+		return nil, fmt.Errorf("compare: extraction %s lists %d layer widths, want %d; delete it so Extract runs again", st.URI(e.Key), len(e.Dims), nn.NumLayers)
+	}
+	m := &modelFeatures{}
+	for l, name := range nn.LayerNames {
+		key := store.Join(e.Key, name+".safetensors")
+		data, err := readFeatures(ctx, st, key, n, e.Dims[l])
+		if err != nil {
+			return nil, err
+		}
+		m.Layers[l] = cka.NewMatrix(n, e.Dims[l], data)
+	}
+	key := store.Join(e.Key, PredictionsFile)
+	rd, err := st.Open(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("compare: %w", err)
+	}
+	defer rd.Close()
+	f, err := format.ReadSafetensors(rd, rd.Size(), format.Limits{})
+	if err != nil {
+		return nil, fmt.Errorf("compare: %s: %w", st.URI(key), err)
+	}
+	lt, err := f.Read("labels")
+	if err != nil {
+		return nil, fmt.Errorf("compare: %s: %w", st.URI(key), err)
+	}
+	pt, err := f.Read("predictions")
+	if err != nil {
+		return nil, fmt.Errorf("compare: %s: %w", st.URI(key), err)
+	}
+	preds, err := pt.Int32s()
+	if err != nil || lt.DType != "U8" || len(lt.Data) != n || len(preds) != n {
+		return nil, fmt.Errorf("compare: %s: want labels U8 (%d) and predictions I32 (%d); delete the extraction so Extract runs again", st.URI(key), n, n)
+	}
+	m.labels = lt.Data
+	m.Pred = make([]int, n)
+	for i, p := range preds {
+		if p < 0 || int(p) >= nn.NumClasses {
+			return nil, fmt.Errorf("compare: %s: prediction %d of image %d is not a class", st.URI(key), p, i)
+		}
+		m.Pred[i] = int(p)
+	}
+	return m, nil
+}
+
+// readFeatures reads the (n, d) F32 tensor "features" of key.
+func readFeatures(ctx context.Context, st store.Store, key string, n, d int) ([]float32, error) {
+	rd, err := st.Open(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("compare: %w", err)
+	}
+	defer rd.Close()
+	f, err := format.ReadSafetensors(rd, rd.Size(), format.Limits{})
+	if err != nil {
+		return nil, fmt.Errorf("compare: %s: %w", st.URI(key), err)
+	}
+	ti, ok := f.Info("features")
+	if !ok || ti.DType != "F32" || !slices.Equal(ti.Shape, []int{n, d}) {
+		return nil, fmt.Errorf("compare: %s: want tensor \"features\" F32 (%d, %d), have %+v; delete the extraction so Extract runs again", st.URI(key), n, d, ti)
+	}
+	sec, err := f.Section("features")
+	if err != nil {
+		return nil, fmt.Errorf("compare: %s: %w", st.URI(key), err)
+	}
+	out := make([]float32, n*d)
+	buf := make([]byte, 1<<20)
+	for i := 0; i < len(out); {
+		k := min(len(buf)/4, len(out)-i)
+		if _, err := io.ReadFull(sec, buf[:4*k]); err != nil {
+			return nil, fmt.Errorf("compare: reading %s: %w", st.URI(key), err)
+		}
+		for j := range k {
+			out[i+j] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*j:]))
+		}
+		i += k
+	}
+	return out, nil
+}
+
+// compareAnalysis is the Report hook of the Compare stage: the CKA
+// entries into results.cka (seeds ascending, rules in nn.RuleNames order,
+// each seed's noise ceiling after its rules), notes into the report's
+// differences, per-class test accuracy into results.per_class, and each
+// comparison's wall clock into manifest.json.
+func compareAnalysis(ctx context.Context, env *ReportEnv) error {
+	var rs []CompareResult
+	for _, p := range env.Gathered.Other[KindCompare] {
+		var r CompareResult
+		if err := json.Unmarshal([]byte(p), &r); err != nil {
+			return fmt.Errorf("decoding compare record: %w", err)
+		}
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b CompareResult) int {
+		if a.Seed != b.Seed {
+			return a.Seed - b.Seed
+		}
+		ca, cb := a.Rule == a.Reference, b.Rule == b.Reference
+		if ca != cb { // the ceiling last
+			if ca {
+				return 1
+			}
+			return -1
+		}
+		if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
+			return d
+		}
+		return a.ReferenceSeed - b.ReferenceSeed
+	})
+	var timings []map[string]any
+	for _, r := range rs {
+		env.Results.CKA = append(env.Results.CKA, r.Entries...)
+		env.Differences = append(env.Differences, r.Notes...)
+		timings = append(timings, map[string]any{"seed": r.Seed, "rule": r.Rule, "reference": r.Reference,
+			"reference_seed": r.ReferenceSeed, "key": r.Key, "skipped": r.Skipped, "wall_seconds": r.WallSeconds})
+	}
+	if len(timings) > 0 {
+		env.Manifest["compare"] = timings
+	}
+	pc, err := perClass(ctx, env)
+	if err != nil {
+		return err
+	}
+	if len(pc) > 0 {
+		env.Results.PerClass = pc
+	}
+	return nil
+}
+
+// perClass computes each rule's per-class test accuracy (mean over seeds)
+// and deficit against bp from the extractions' predictions on the test
+// rows (the best-validation checkpoint, as Table 1).
+func perClass(ctx context.Context, env *ReportEnv) (map[string]results.PerClass, error) {
+	if len(env.Gathered.Extracts) == 0 {
+		return nil, nil
+	}
+	pred := map[string][][]int{}
+	var labels []uint8
+	for _, e := range env.Gathered.Extracts {
+		key := store.Join(e.Key, PredictionsFile)
+		rd, err := env.Store.Open(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("per-class accuracy: %w", err)
+		}
+		f, err := format.ReadSafetensors(rd, rd.Size(), format.Limits{})
+		var lt, pt format.Tensor
+		if err == nil {
+			lt, err = f.Read("labels")
+		}
+		if err == nil {
+			pt, err = f.Read("predictions")
+		}
+		rd.Close()
+		if err != nil {
+			return nil, fmt.Errorf("per-class accuracy: %s: %w", env.Store.URI(key), err)
+		}
+		p32, err := pt.Int32s()
+		n := e.Val + e.Test
+		if err != nil || len(lt.Data) != n || len(p32) != n {
+			return nil, fmt.Errorf("per-class accuracy: %s holds %d labels and %d predictions, want %d; delete the extraction so Extract runs again",
+				env.Store.URI(key), len(lt.Data), len(p32), n)
+		}
+		test := lt.Data[e.Val:]
+		if labels == nil {
+			labels = test
+		} else if !slices.Equal(labels, test) {
+			return nil, fmt.Errorf("per-class accuracy: %s has other test labels than the first extraction", env.Store.URI(key))
+		}
+		p := make([]int, e.Test)
+		for i, v := range p32[e.Val:] {
+			p[i] = int(v)
+		}
+		pred[e.Rule] = append(pred[e.Rule], p)
+	}
+	pc, err := compare.PerClass(labels, pred)
+	if err != nil { // a class without test images: a data limit, not a failure
+		env.Differences = append(env.Differences, "Per-class accuracy left out: "+err.Error()+".")
+		return nil, nil
+	}
+	return pc, nil
+}

@@ -1,0 +1,251 @@
+package transforms
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/fabeam/fabeam/artifacts/figures"
+	"github.com/fabeam/fabeam/artifacts/results"
+	"github.com/fabeam/fabeam/artifacts/store"
+	"github.com/fabeam/fabeam/engine/cifar"
+	"github.com/fabeam/fabeam/engine/nn"
+	"github.com/fabeam/fabeam/engine/saliency"
+	"github.com/fabeam/fabeam/engine/train"
+)
+
+func init() {
+	beam.RegisterType(reflect.TypeOf((*SaliencyRecord)(nil)).Elem())
+	register.DoFn3x1[context.Context, RunResult, func(Record), error](&SaliencyFn{})
+	RegisterStage("saliency", saliencyStage)
+	RegisterAnalysis("saliency", saliencyAnalysis)
+}
+
+// Saliency stage names: the record kind, the stage (key prefix) and the
+// completion marker under a model's saliency key.
+const (
+	KindSaliency  = "saliency"
+	StageSaliency = "saliency"
+	SaliencyFile  = "saliency.json"
+)
+
+// SaliencyRecord is one model's channel importance and exemplars
+// (saliency.Analyze on the centre-cropped test set). Note, when set, says
+// why Result was left out (a diverged model, no image of the class, a
+// non-finite importance). It is stored as SaliencyFile under Key and
+// travels to Report as a KindSaliency Record. WallSeconds goes to
+// manifest.json only.
+type SaliencyRecord struct {
+	Key         string                 `json:"key"`
+	RunKey      string                 `json:"run_key"`
+	DatasetKey  string                 `json:"dataset_key"`
+	Rule        string                 `json:"rule"`
+	Seed        int                    `json:"seed"`
+	Result      results.SaliencyResult `json:"result"`
+	Note        string                 `json:"note,omitempty"`
+	Skipped     bool                   `json:"skipped"`
+	WallSeconds float64                `json:"wall_seconds"`
+}
+
+// SaliencyOptions are the analysis settings: the paper's (conv2 then conv1,
+// top 3 channels, 9 exemplars, class 5 "dog") at the configuration's
+// evaluation batch.
+func SaliencyOptions(c Config) saliency.Options {
+	o := saliency.DefaultOptions()
+	o.Batch = c.EvalBatch
+	return o
+}
+
+// SaliencyKey is the store key of run's saliency analysis. The batch size
+// is left out of the key: it changes speed only (engine/saliency).
+func SaliencyKey(c Config, run RunResult) string {
+	o := SaliencyOptions(c)
+	o.Batch = 0
+	return StageKey(StageSaliency, o, run.Key, run.DatasetKey)
+}
+
+// saliencyStage is the Saliency stage: one element per final model,
+// Reshuffled so the models run in parallel.
+func saliencyStage(s beam.Scope, c Config, runs, _ beam.PCollection) beam.PCollection {
+	return beam.ParDo(s, &SaliencyFn{Cfg: c}, beam.Reshuffle(s, runs))
+}
+
+// SaliencyFn analyses one model (or skips it if its SaliencyFile exists;
+// counter "skipped").
+type SaliencyFn struct {
+	Cfg Config
+}
+
+// ProcessElement analyses run's model and emits a KindSaliency Record.
+func (f *SaliencyFn) ProcessElement(ctx context.Context, run RunResult, emit func(Record)) error {
+	r, err := runSaliency(ctx, f.Cfg, run)
+	if err != nil {
+		return err
+	}
+	emit(NewRecord(KindSaliency, r))
+	return nil
+}
+
+func runSaliency(ctx context.Context, c Config, run RunResult) (SaliencyRecord, error) {
+	st, err := openStore(ctx, c.Out)
+	if err != nil {
+		return SaliencyRecord{}, err
+	}
+	key := SaliencyKey(c, run)
+	marker := store.Join(key, SaliencyFile)
+	var res SaliencyRecord
+	switch err := getJSON(ctx, st, marker, &res); {
+	case err == nil:
+		skippedStages.Inc(ctx, 1)
+		res.Skipped = true
+		return res, nil
+	case !isNotExist(err):
+		return res, err
+	}
+	start := time.Now()
+	o := SaliencyOptions(c)
+	res = SaliencyRecord{Key: key, RunKey: run.Key, DatasetKey: run.DatasetKey, Rule: run.Rule, Seed: run.Seed}
+	what := fmt.Sprintf("Channel importance of %s seed %d", run.Rule, run.Seed)
+	ds, err := LoadDataset(ctx, c.Out, run.DatasetKey)
+	if err != nil {
+		return res, err
+	}
+	switch {
+	case run.Diverged:
+		res.Note = fmt.Sprintf("%s left out: the run diverged at step %d.", what, run.DivergedStep)
+	case ds.Test.ClassCounts()[o.Class] == 0:
+		res.Note = fmt.Sprintf("%s left out: the test set has no image of class %d (%s).", what, o.Class, cifar.ClassNames[o.Class])
+	default:
+		mk := store.Join(run.Key, ModelFile)
+		rd, err := st.Open(ctx, mk)
+		if err != nil {
+			return res, fmt.Errorf("saliency: %w", err)
+		}
+		p, _, _, err := train.DecodeModel(rd, rd.Size(), st.URI(mk))
+		rd.Close()
+		if err != nil {
+			return res, err
+		}
+		sr, err := saliency.Analyze(p, cifar.CenterCropSet(ds.Test), ds.Test.Labels, o)
+		if err != nil {
+			return res, fmt.Errorf("saliency: %s seed %d: %w", run.Rule, run.Seed, err)
+		}
+		sr.Seed = run.Seed
+		if finiteSaliency(sr) {
+			res.Result = sr
+		} else {
+			res.Note = what + " left out: an importance or activation is NaN or infinite."
+		}
+	}
+	res.WallSeconds = time.Since(start).Seconds()
+	if err := putJSON(ctx, st, marker, res); err != nil {
+		return res, err
+	}
+	log.Infof(ctx, "saliency %s seed %d: %.1fs %s", run.Rule, run.Seed, res.WallSeconds, res.Note)
+	return res, nil
+}
+
+// finiteSaliency reports whether every number of r can be written as JSON.
+func finiteSaliency(r results.SaliencyResult) bool {
+	ok := func(v []float64) bool {
+		return !slices.ContainsFunc(v, func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) })
+	}
+	for _, l := range r.Layers {
+		if !ok(l.Importance) {
+			return false
+		}
+		for _, t := range l.Top {
+			if !ok([]float64{t.Importance}) || !ok(t.Activation) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// saliencyAnalysis is the Report hook of the Saliency stage: results into
+// results.saliency (per rule, seeds ascending), notes into the report's
+// differences, and the exemplar grid: one row per rule (nn.RuleNames
+// order) from its lowest seed with a result, one column per top conv2
+// channel, each cell the channel's exemplar test images from the dataset
+// artifact.
+func saliencyAnalysis(ctx context.Context, env *ReportEnv) error {
+	var rs []SaliencyRecord
+	for _, p := range env.Gathered.Other[KindSaliency] {
+		var r SaliencyRecord
+		if err := json.Unmarshal([]byte(p), &r); err != nil {
+			return fmt.Errorf("decoding saliency record: %w", err)
+		}
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b SaliencyRecord) int {
+		if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
+			return d
+		}
+		return a.Seed - b.Seed
+	})
+	var timings []map[string]any
+	rows := map[string]bool{}
+	for _, r := range rs {
+		timings = append(timings, map[string]any{"rule": r.Rule, "seed": r.Seed, "key": r.Key,
+			"skipped": r.Skipped, "wall_seconds": r.WallSeconds})
+		if r.Note != "" {
+			env.Differences = append(env.Differences, r.Note)
+			continue
+		}
+		if env.Results.Saliency == nil {
+			env.Results.Saliency = map[string][]results.SaliencyResult{}
+		}
+		env.Results.Saliency[r.Rule] = append(env.Results.Saliency[r.Rule], r.Result)
+		if rows[r.Rule] {
+			continue
+		}
+		rows[r.Rule] = true
+		row, err := exemplarRow(ctx, env, r)
+		if err != nil {
+			return err
+		}
+		if len(row.Channels) > 0 {
+			env.Exemplars = append(env.Exemplars, row)
+		}
+	}
+	if len(timings) > 0 {
+		env.Manifest["saliency"] = timings
+	}
+	return nil
+}
+
+// exemplarRow is r's row of the exemplar grid: its top conv2 channels.
+func exemplarRow(ctx context.Context, env *ReportEnv, r SaliencyRecord) (figures.ExemplarRow, error) {
+	row := figures.ExemplarRow{Rule: r.Rule}
+	ds, err := LoadDataset(ctx, env.Cfg.Out, r.DatasetKey)
+	if err != nil {
+		return row, err
+	}
+	conv2 := nn.LayerNames[nn.Conv2]
+	for _, l := range r.Result.Layers {
+		if l.Layer != conv2 {
+			continue
+		}
+		for _, t := range l.Top {
+			cell := figures.ExemplarCell{Layer: l.Layer, Channel: t.Channel}
+			for _, i := range t.Exemplars {
+				if i < 0 || i >= ds.Test.Len() {
+					return row, fmt.Errorf("saliency %s seed %d: exemplar %d outside the %d test images of dataset %s; delete %s so it is recomputed",
+						r.Rule, r.Seed, i, ds.Test.Len(), r.DatasetKey, r.Key)
+				}
+				cell.Images = append(cell.Images, slices.Clone(ds.Test.Image(i)))
+			}
+			row.Channels = append(row.Channels, cell)
+		}
+	}
+	return row, nil
+}
