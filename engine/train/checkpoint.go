@@ -56,7 +56,7 @@ func DecodeModel(r io.ReaderAt, size int64, name string) (*nn.Params, []nn.Tenso
 	var meta ModelMeta
 	f, err := format.ReadSafetensors(r, size, format.Limits{})
 	if err != nil {
-		return nil, nil, meta, fmt.Errorf("checkpoint %s: %w", name, err)
+		return nil, nil, meta, fmt.Errorf("checkpoint %s: %w; the file is damaged or not a safetensors checkpoint — delete it and re-run training to rewrite it", name, err)
 	}
 	if v := f.Meta["format_version"]; v != strconv.Itoa(CheckpointVersion) {
 		return nil, nil, meta, fmt.Errorf("checkpoint %s: format_version %q, this build reads version %d; re-run training to rewrite it", name, v, CheckpointVersion)
@@ -194,7 +194,7 @@ func EncodeState(w io.Writer, st *State) error {
 func DecodeState(r io.ReaderAt, size int64, name string) (*State, error) {
 	f, err := format.ReadSafetensors(r, size, format.Limits{})
 	if err != nil {
-		return nil, fmt.Errorf("training state %s: %w", name, err)
+		return nil, fmt.Errorf("training state %s: %w; the file is damaged — delete it and the run restarts from its first epoch", name, err)
 	}
 	if f.Meta["format"] != "fabeam.train_state" || f.Meta["format_version"] != strconv.Itoa(CheckpointVersion) {
 		return nil, fmt.Errorf("training state %s: not a version %d fabeam training state (format %q, version %q); delete it to start the run afresh", name, CheckpointVersion, f.Meta["format"], f.Meta["format_version"])
