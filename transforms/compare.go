@@ -212,12 +212,8 @@ func (f *CompareFn) pair(ctx context.Context, st store.Store, row, col ExtractRe
 	key := CompareKey(f.Cfg, row, col)
 	marker := store.Join(key, CompareFile)
 	var res CompareResult
-	switch err := getJSON(ctx, st, marker, &res); {
-	case err == nil:
-		skippedStages.Inc(ctx, 1)
-		res.Skipped = true
-		return res, nil
-	case !isNotExist(err):
+	if done, err := loadDone(ctx, st, marker, &res); err != nil || done {
+		res.Skipped = done
 		return res, err
 	}
 	start := time.Now()

@@ -87,14 +87,12 @@ func (f *ExtractFn) ProcessElement(ctx context.Context, run RunResult, emit func
 	key := ExtractKey(run)
 	metaKey := store.Join(key, ExtractMetaFile)
 	var res ExtractResult
-	switch err := getJSON(ctx, st, metaKey, &res); {
-	case err == nil:
-		skippedStages.Inc(ctx, 1)
+	if done, err := loadDone(ctx, st, metaKey, &res); err != nil {
+		return err
+	} else if done {
 		res.Skipped = true
 		emit(res)
 		return nil
-	case !isNotExist(err):
-		return err
 	}
 	start := time.Now()
 	ds, err := LoadDataset(ctx, f.Cfg.Out, run.DatasetKey)

@@ -82,3 +82,18 @@ func getJSON(ctx context.Context, st store.Store, key string, v any) error {
 
 // isNotExist reports whether err says an object is missing.
 func isNotExist(err error) bool { return errors.Is(err, store.ErrNotExist) }
+
+// loadDone reads a stage's completion marker into v. It reports true (and
+// counts the stage as skipped) when the marker exists, false when it does
+// not, and an error when the marker cannot be read.
+func loadDone(ctx context.Context, st store.Store, marker string, v any) (bool, error) {
+	switch err := getJSON(ctx, st, marker, v); {
+	case err == nil:
+		skippedStages.Inc(ctx, 1)
+		return true, nil
+	case isNotExist(err):
+		return false, nil
+	default:
+		return false, err
+	}
+}

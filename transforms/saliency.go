@@ -102,12 +102,8 @@ func runSaliency(ctx context.Context, c Config, run RunResult) (SaliencyRecord, 
 	key := SaliencyKey(c, run)
 	marker := store.Join(key, SaliencyFile)
 	var res SaliencyRecord
-	switch err := getJSON(ctx, st, marker, &res); {
-	case err == nil:
-		skippedStages.Inc(ctx, 1)
-		res.Skipped = true
-		return res, nil
-	case !isNotExist(err):
+	if done, err := loadDone(ctx, st, marker, &res); err != nil || done {
+		res.Skipped = done
 		return res, err
 	}
 	start := time.Now()

@@ -148,15 +148,13 @@ func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
 	key := RunKey(c, r)
 	resultKey := store.Join(key, ResultFile)
 	var res RunResult
-	switch err := getJSON(ctx, st, resultKey, &res); {
-	case err == nil:
-		skippedStages.Inc(ctx, 1)
+	if done, err := loadDone(ctx, st, resultKey, &res); err != nil {
+		return RunResult{}, err
+	} else if done {
 		progress.skip(r.Epochs)
 		log.Infof(ctx, "%s %s seed %d: %s exists, skipped", r.Stage, r.Rule, r.Seed, key)
 		res.Skipped = true
 		return res, nil
-	case !isNotExist(err):
-		return RunResult{}, err
 	}
 
 	ds, err := LoadDataset(ctx, c.Out, r.DatasetKey)
