@@ -447,3 +447,26 @@ func TestSeriesStatsAveragesSeedsIndexByIndex(t *testing.T) {
 		}
 	}
 }
+
+// Tick labels never show floating-point residue: the epoch axis of a
+// two-epoch run (1..2, step 0.2) once read "1.2000000000000002".
+func TestTickLabelsHaveNoFloatingPointResidue(t *testing.T) {
+	for _, r := range [][2]float64{{1, 2}, {0, 0.3}, {0.1, 0.7}, {1, 17600}, {-3, 3}} {
+		for _, tk := range (niceTicks{}).Ticks(r[0], r[1]) {
+			if len(tk.Label) > 6 {
+				t.Errorf("range %v: tick %v labelled %q", r, tk.Value, tk.Label)
+			}
+		}
+	}
+	got := map[string]bool{}
+	for _, tk := range (niceTicks{}).Ticks(1, 2) {
+		if tk.Label != "" {
+			got[tk.Label] = true
+		}
+	}
+	for _, want := range []string{"1", "1.2", "1.4", "1.6", "1.8", "2"} {
+		if !got[want] {
+			t.Errorf("ticks of [1,2] lack the label %q; have %v", want, got)
+		}
+	}
+}

@@ -289,12 +289,23 @@ func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
 	for v := math.Ceil(lo/minor) * minor; v <= hi+minor*1e-9; v += minor {
 		v = math.Round(v/minor) * minor
 		if r := math.Abs(v/step - math.Round(v/step)); r < 1e-6 {
-			ts = append(ts, plot.Tick{Value: v, Label: fmtTick(v)})
+			ts = append(ts, plot.Tick{Value: v, Label: fmtTickStep(v, step)})
 		} else {
 			ts = append(ts, plot.Tick{Value: v})
 		}
 	}
 	return ts
+}
+
+// fmtTickStep formats a major tick with no more decimals than its step
+// needs, so that floating-point residue (1.2000000000000002) never shows.
+func fmtTickStep(v, step float64) string {
+	dec := 0
+	if step < 1 {
+		dec = int(math.Ceil(-math.Log10(step) - 1e-9))
+	}
+	x, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', dec, 64), 64)
+	return fmtTick(x)
 }
 
 func fmtTick(v float64) string {
