@@ -248,22 +248,10 @@ func ValAccuracy(h map[string][]results.History) ([]byte, error) {
 		if len(byEpoch) == 0 {
 			continue
 		}
-		epochs := make([]int, 0, len(byEpoch))
-		for e := range byEpoch {
-			epochs = append(epochs, e)
-		}
-		sort.Ints(epochs)
-		xs := make([]float64, len(epochs))
-		mean := make([]float64, len(epochs))
+		epochs, xs, mean := meanByKey(byEpoch)
 		lo := make([]float64, len(epochs))
 		hi := make([]float64, len(epochs))
 		for i, e := range epochs {
-			xs[i] = float64(e)
-			var sum float64
-			for _, v := range byEpoch[e] {
-				sum += v
-			}
-			mean[i] = sum / float64(len(byEpoch[e]))
 			lo[i], hi[i] = minMax(byEpoch[e])
 		}
 		c := ruleColor(rule, allRules)
@@ -366,21 +354,7 @@ func UpdateAngles(h map[string][]results.History) ([]byte, error) {
 			if len(byStep) == 0 {
 				continue
 			}
-			steps := make([]int, 0, len(byStep))
-			for st := range byStep {
-				steps = append(steps, st)
-			}
-			sort.Ints(steps)
-			xs := make([]float64, len(steps))
-			ys := make([]float64, len(steps))
-			for i, st := range steps {
-				xs[i] = float64(st)
-				var sum float64
-				for _, v := range byStep[st] {
-					sum += v
-				}
-				ys[i] = sum / float64(len(byStep[st]))
-			}
+			_, xs, ys := meanByKey(byStep)
 			l, err := xyLine(xs, ys, ruleColor(rule, allRules), vg.Points(1.6))
 			if err != nil {
 				return nil, err
@@ -419,4 +393,25 @@ func UpdateAngles(h map[string][]results.History) ([]byte, error) {
 	g := grid(panels, 2)
 	return renderPanels("End-to-end update angle (rule's weight update vs. true gradient)", legend, g,
 		11*vg.Inch, vg.Length(0.5+3.5*float64(len(g)))*vg.Inch)
+}
+
+// meanByKey returns the keys of m in ascending order, the same keys as
+// float64 x values, and the mean of each key's values (summed in order).
+func meanByKey(m map[int][]float64) (keys []int, xs, mean []float64) {
+	keys = make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	xs = make([]float64, len(keys))
+	mean = make([]float64, len(keys))
+	for i, k := range keys {
+		xs[i] = float64(k)
+		var sum float64
+		for _, v := range m[k] {
+			sum += v
+		}
+		mean[i] = sum / float64(len(m[k]))
+	}
+	return keys, xs, mean
 }
