@@ -95,15 +95,9 @@ func (m *Memory) Put(ctx context.Context, key string, data []byte) error {
 
 // Get returns a copy of the object at key.
 func (m *Memory) Get(ctx context.Context, key string) ([]byte, error) {
-	k, err := m.full(key)
+	v, err := m.lookup(key)
 	if err != nil {
 		return nil, err
-	}
-	m.d.mu.RLock()
-	v, ok := m.d.objs[k]
-	m.d.mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotExist, m.URI(key))
 	}
 	return bytes.Clone(v), nil
 }
@@ -191,6 +185,22 @@ func (w *memWriter) Abort() error {
 // Open returns a reader over the object at key as it is now; later writes
 // do not affect it.
 func (m *Memory) Open(ctx context.Context, key string) (Reader, error) {
+	v, err := m.lookup(key)
+	if err != nil {
+		return nil, err
+	}
+	// Stored slices are never mutated (Put replaces them), so no copy.
+	return &memReader{Reader: bytes.NewReader(v)}, nil
+}
+
+// memReader reads one stored byte slice.
+type memReader struct{ *bytes.Reader }
+
+func (r *memReader) Close() error { return nil }
+
+// lookup returns the stored (never mutated) bytes of key, or an error
+// wrapping ErrNotExist.
+func (m *Memory) lookup(key string) ([]byte, error) {
 	k, err := m.full(key)
 	if err != nil {
 		return nil, err
@@ -201,11 +211,5 @@ func (m *Memory) Open(ctx context.Context, key string) (Reader, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNotExist, m.URI(key))
 	}
-	// Stored slices are never mutated (Put replaces them), so no copy.
-	return &memReader{Reader: bytes.NewReader(v)}, nil
+	return v, nil
 }
-
-// memReader reads one stored byte slice.
-type memReader struct{ *bytes.Reader }
-
-func (r *memReader) Close() error { return nil }

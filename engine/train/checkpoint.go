@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/fabeam/fabeam/artifacts/format"
 	"github.com/fabeam/fabeam/engine/nn"
@@ -76,7 +78,7 @@ func DecodeModel(r io.ReaderAt, size int64, name string) (*nn.Params, []nn.Tenso
 	if err := readInto(f, name, "", p.Tensors()); err != nil {
 		return nil, nil, meta, err
 	}
-	fb, err := readFeedback(f, name, meta.Rule, meta.Sigma, meta.Seed)
+	fb, err := readFeedback(f, name, meta.Rule)
 	if err != nil {
 		return nil, nil, meta, err
 	}
@@ -107,26 +109,26 @@ func readInto(f *format.File, file, prefix string, dst []nn.Tensor) error {
 	return nil
 }
 
-// readFeedback restores the rule's feedback tensors, if the rule has any.
-func readFeedback(f *format.File, file, ruleName string, sigma float64, seed uint64) ([]nn.Tensor, error) {
-	rule, err := nn.NewRule(ruleName, sigma, seed)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: metadata rule: %w", file, err)
+// readFeedback returns the file's feedback tensors (named "feedback.*"), in
+// file order, after checking that ruleName is a known rule. It does not
+// build the rule (fa_random would draw a 59 MB B0 only to be overwritten);
+// the rule's SetFeedback checks that every tensor it needs is present with
+// its shape.
+func readFeedback(f *format.File, file, ruleName string) ([]nn.Tensor, error) {
+	if !slices.Contains(nn.RuleNames(), ruleName) {
+		return nil, fmt.Errorf("checkpoint %s: metadata rule %q is not one of %v; the file was written by another program or is damaged", file, ruleName, nn.RuleNames())
 	}
-	fb, ok := rule.(nn.FeedbackTensors)
-	if !ok {
-		return nil, nil
-	}
-	want := fb.Feedback()
-	if len(want) == 0 {
-		return nil, nil
-	}
-	out := make([]nn.Tensor, len(want))
-	for i, t := range want {
-		out[i] = nn.Tensor{Name: t.Name, Shape: append([]int(nil), t.Shape...), Data: make([]float32, len(t.Data))}
-	}
-	if err := readInto(f, file, "", out); err != nil {
-		return nil, err
+	var out []nn.Tensor
+	for _, n := range f.Names() {
+		if !strings.HasPrefix(n, "feedback.") {
+			continue
+		}
+		info, _ := f.Info(n)
+		t := nn.Tensor{Name: n, Shape: append([]int(nil), info.Shape...), Data: make([]float32, info.Bytes()/4)}
+		if err := readInto(f, file, "", []nn.Tensor{t}); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
 	}
 	return out, nil
 }
@@ -227,7 +229,7 @@ func DecodeState(r io.ReaderAt, size int64, name string) (*State, error) {
 	if err := readInto(f, name, "", mv); err != nil {
 		return nil, err
 	}
-	if st.Feedback, err = readFeedback(f, name, sm.Config.Rule, sm.Config.Sigma, sm.Config.Seed); err != nil {
+	if st.Feedback, err = readFeedback(f, name, sm.Config.Rule); err != nil {
 		return nil, err
 	}
 	return st, nil
