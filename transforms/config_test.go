@@ -10,9 +10,12 @@ import (
 func TestStageKeyIsSHA256OfTheCanonicalDocument(t *testing.T) {
 	// Expected value from Python, independently of encoding/json:
 	//   hashlib.sha256(b'{"stage":"train","config":{"lr":0.001},'
-	//     b'"inputs":["dataset/0123456789abcdef"],"format_version":1}').hexdigest()[:16]
+	//     b'"inputs":["dataset/0123456789abcdef"],"format_version":2}').hexdigest()[:16]
+	if FormatVersion != 2 {
+		t.Fatalf("FormatVersion is %d: recompute the expected key below with it", FormatVersion)
+	}
 	got := StageKey("train", map[string]float64{"lr": 0.001}, "dataset/0123456789abcdef")
-	if want := "train/15be63cca45fee59"; got != want {
+	if want := "train/e59c2b0a03b1b33c"; got != want {
 		t.Fatalf("StageKey = %q, want %q", got, want)
 	}
 }
@@ -139,7 +142,13 @@ func TestValidateNamesTheFieldAndWhatIsAllowed(t *testing.T) {
 
 func TestBestPointPrefersHighestValThenGridOrderAndDivergedLose(t *testing.T) {
 	p := func(i int, acc float64, div bool) RunResult {
-		return RunResult{Index: i, BestValAcc: acc, Diverged: div, Point: Point{LR: float64(i + 1)}}
+		return RunResult{Index: i, LastValAcc: acc, BestValAcc: acc, Diverged: div, Point: Point{LR: float64(i + 1)}}
+	}
+	// best returns a point whose best epoch (.9) beats its last one (acc).
+	best := func(i int, acc float64) RunResult {
+		r := p(i, acc, false)
+		r.BestValAcc = .9
+		return r
 	}
 	for _, tc := range []struct {
 		name   string
@@ -152,6 +161,7 @@ func TestBestPointPrefersHighestValThenGridOrderAndDivergedLose(t *testing.T) {
 		{"diverged loses even with higher accuracy", []RunResult{p(0, .3, false), p(1, .9, true)}, 0, true},
 		{"diverged loses to zero accuracy", []RunResult{p(0, .9, true), p(1, 0, false)}, 1, true},
 		{"all diverged: first in grid order", []RunResult{p(1, .5, true), p(0, .1, true)}, 0, false},
+		{"scored by the last epoch, not the best one", []RunResult{best(0, .3), p(1, .5, false)}, 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := BestPoint(tc.in)

@@ -119,8 +119,10 @@ func (f *SelectBestFn) ProcessElement(ctx context.Context, rule string, iter fun
 	return nil
 }
 
-// BestPoint returns the grid result with the highest validation accuracy;
-// diverged results lose, ties go to the lowest Index. ok is false when every
+// BestPoint returns the grid result with the highest validation accuracy
+// after its last epoch (LastValAcc; the study's authors score a point by
+// one evaluation after its epoch loop, not by its best epoch); diverged
+// results lose, ties go to the lowest Index. ok is false when every
 // result diverged (the first in grid order is returned). It panics on an
 // empty slice.
 func BestPoint(rs []RunResult) (best RunResult, ok bool) {
@@ -134,7 +136,7 @@ func BestPoint(rs []RunResult) (best RunResult, ok bool) {
 		if r.Diverged {
 			continue
 		}
-		if !ok || r.BestValAcc > best.BestValAcc {
+		if !ok || r.LastValAcc > best.LastValAcc {
 			best, ok = r, true
 		}
 	}

@@ -14,7 +14,7 @@ import (
 
 // FormatVersion is mixed into every stage key: bump it when a stage's
 // output layout or numerics change, and every stage recomputes.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // StageKey returns the content address of a stage's output:
 //

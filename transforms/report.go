@@ -172,7 +172,7 @@ func (f *ReportFn) ProcessElement(ctx context.Context, _ int, iter func(*Record)
 		Rules: map[string]results.RuleResult{}, Grid: []results.GridPoint{}}
 	env.Results = res
 	for _, p := range g.Grid {
-		res.Grid = append(res.Grid, results.GridPoint{Rule: p.Rule, Point: hyper(f.Cfg, p), ValAcc: p.BestValAcc,
+		res.Grid = append(res.Grid, results.GridPoint{Rule: p.Rule, Point: hyper(f.Cfg, p), ValAcc: p.LastValAcc, BestValAcc: p.BestValAcc,
 			Diverged: p.Diverged, DivergedStep: p.DivergedStep, LastGoodEpoch: p.LastGoodEpoch})
 	}
 	for _, run := range g.Runs {

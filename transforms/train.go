@@ -74,9 +74,12 @@ type RunResult struct {
 	Point                        Point
 	Index, Seed, Epochs          int
 	BestValAcc, TestAcc          float64
-	BestEpoch                    int
-	Diverged                     bool
-	DivergedStep, LastGoodEpoch  int
+	// LastValAcc is the validation accuracy after the last completed
+	// epoch: a grid point's score.
+	LastValAcc                  float64
+	BestEpoch                   int
+	Diverged                    bool
+	DivergedStep, LastGoodEpoch int
 	// Skipped is set when the run's outputs already existed.
 	Skipped                   bool
 	WallSeconds, ImagesPerSec float64
@@ -219,6 +222,9 @@ func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
 		BestValAcc: h.BestValAcc, TestAcc: h.TestAcc, BestEpoch: h.BestEpoch,
 		Diverged: h.Diverged, DivergedStep: h.DivergedStep,
 		WallSeconds: wall,
+	}
+	if len(h.Epochs) > 0 {
+		res.LastValAcc = h.Epochs[len(h.Epochs)-1].ValAcc
 	}
 	if h.Diverged {
 		res.LastGoodEpoch = len(h.Epochs)

@@ -39,7 +39,7 @@ type table1View struct {
 // gridView is one grid-search point: Status is "chosen", "diverged at
 // step N (last good epoch E)" or empty.
 type gridView struct {
-	Rule, Name, HP, Val, Status string
+	Rule, Name, HP, Val, BestVal, Status string
 }
 
 type ckaView struct {
@@ -238,13 +238,14 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 func gridRows(res results.Results) []gridView {
 	var rows []gridView
 	for _, g := range res.Grid {
-		gv := gridView{Rule: g.Rule, Name: RuleName(g.Rule), HP: hpText(g.Rule, g.Point), Val: pct(g.ValAcc)}
+		gv := gridView{Rule: g.Rule, Name: RuleName(g.Rule), HP: hpText(g.Rule, g.Point),
+			Val: pct(g.ValAcc), BestVal: pct(g.BestValAcc)}
 		fin, ok := res.Rules[g.Rule]
 		switch {
 		case g.Diverged:
 			gv.Status = fmt.Sprintf("diverged at step %d (last good epoch %d)", g.DivergedStep, g.LastGoodEpoch)
 			if g.LastGoodEpoch == 0 {
-				gv.Val = "—"
+				gv.Val, gv.BestVal = "—", "—"
 			}
 		case ok && fin.Hyperparameters.LR == g.Point.LR && fin.Hyperparameters.WeightDecay == g.Point.WeightDecay &&
 			fin.Hyperparameters.Sigma == g.Point.Sigma:
@@ -321,12 +322,12 @@ nav ul { columns: 2; }
 
 <section id="grid">
 <h2>Grid search</h2>
-<p>Every hyper-parameter point, validation accuracy in percent (best over its epochs). A diverged point (loss NaN or Inf) never wins; it shows the step at which it diverged and the last epoch it completed.</p>
+<p>Every hyper-parameter point, validation accuracy in percent after its last epoch (the score the choice ranks by, as the study's authors scored points) and the best over its epochs. A diverged point (loss NaN or Inf) never wins; it shows the step at which it diverged and the last epoch it completed.</p>
 <table id="grid-table">
-<thead><tr><th class="l">rule</th><th class="l">hyper-parameters</th><th>best val</th><th class="l">outcome</th></tr></thead>
+<thead><tr><th class="l">rule</th><th class="l">hyper-parameters</th><th>val (last epoch)</th><th>best val</th><th class="l">outcome</th></tr></thead>
 <tbody>
 {{- range .Grid}}
-<tr data-rule="{{.Rule}}"><td class="l">{{.Name}}</td><td class="l">{{.HP}}</td><td>{{.Val}}</td><td class="l">{{.Status}}</td></tr>
+<tr data-rule="{{.Rule}}"><td class="l">{{.Name}}</td><td class="l">{{.HP}}</td><td>{{.Val}}</td><td>{{.BestVal}}</td><td class="l">{{.Status}}</td></tr>
 {{- end}}
 </tbody>
 </table>

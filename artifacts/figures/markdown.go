@@ -69,12 +69,12 @@ func Markdown(r *Report) ([]byte, error) {
 
 	if len(v.Grid) > 0 {
 		b.WriteString("## Grid search\n\n")
-		b.WriteString("Every hyper-parameter point, validation accuracy in percent (best over its epochs). A diverged point (loss NaN or Inf) never wins; it shows the step at which it diverged and the last epoch it completed.\n\n")
+		b.WriteString("Every hyper-parameter point, validation accuracy in percent after its last epoch (the score the choice ranks by, as the study's authors scored points) and the best over its epochs. A diverged point (loss NaN or Inf) never wins; it shows the step at which it diverged and the last epoch it completed.\n\n")
 		rows = nil
 		for _, g := range v.Grid {
-			rows = append(rows, []string{g.Name, g.HP, g.Val, g.Status})
+			rows = append(rows, []string{g.Name, g.HP, g.Val, g.BestVal, g.Status})
 		}
-		mdTable(&b, []string{"rule", "hyper-parameters", "best val", "outcome"}, rows)
+		mdTable(&b, []string{"rule", "hyper-parameters", "val (last epoch)", "best val", "outcome"}, rows)
 	}
 
 	b.WriteString("## Figures\n\n")

@@ -63,9 +63,13 @@ type SeedResult struct {
 
 // GridPoint is one hyper-parameter search point.
 type GridPoint struct {
-	Rule   string          `json:"rule"`
-	Point  Hyperparameters `json:"point"`
-	ValAcc float64         `json:"val_acc"`
+	Rule  string          `json:"rule"`
+	Point Hyperparameters `json:"point"`
+	// ValAcc is the validation accuracy after the point's last epoch: the
+	// score SelectBest ranks points by, as the study's authors did.
+	ValAcc float64 `json:"val_acc"`
+	// BestValAcc is the best validation accuracy over the point's epochs.
+	BestValAcc float64 `json:"best_val_acc"`
 	// Diverged points never win SelectBest.
 	Diverged bool `json:"diverged"`
 	// DivergedStep is the 1-based global step at which the loss became

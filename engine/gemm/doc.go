@@ -103,7 +103,8 @@
 //	acc = 0; for p in K block, in order: acc = fma(A(i,p), B(p,j), acc)
 //	C = alpha*acc (+ C)         once per K block, K blocks in order
 //
-// and nothing in that sequence depends on the thread count or on where the
+// (with FTZ and DAZ in the assembly kernels, see Subnormal numbers), and
+// nothing in that sequence depends on the thread count or on where the
 // element's block sits: jobs only decide who computes which blocks, the
 // block grid and kcBlock are constants, and edge blocks run the same kernel
 // on padded copies. So results are bit-identical for any SetThreads or
@@ -116,6 +117,31 @@
 // (golang.org/x/sys/cpu: AVX-512F; else AVX2 and FMA; else generic), so a
 // given machine and binary always produce the same bits. The build tag
 // purego, or any GOARCH but amd64, selects the generic kernel.
+//
+// # Subnormal numbers
+//
+// The assembly kernels run with the MXCSR flags flush-to-zero and
+// denormals-are-zero set: a subnormal operand (|x| < 2^-126) is read as
+// zero, and a result that would be subnormal is stored as zero. x86 cores
+// compute on subnormals through microcode assists that are tens of times
+// slower, and training makes them common: weights whose gradient has died
+// decay toward zero under Adam's weight decay, and a dead unit's dot
+// products then underflow at every step (a trained state's forward pass
+// took six times as long before this). PyTorch users get the same
+// behaviour from torch.set_flush_denormal(True).
+//
+// This deviates from IEEE gradual underflow, and so from PyTorch's default
+// arithmetic, only where a value below 2^-126 (about 1.2e-38) appears: each
+// flushed operand or result changes by less than 2^-126 in absolute terms,
+// which is below the rounding error (2^-24 relative) of every element whose
+// magnitude exceeds 2^-102. No accuracy, loss or metric the study reports
+// can see it. The mode is deterministic, so bit-identity over thread counts
+// is kept. Each kernel call saves MXCSR, sets both flags and restores it
+// before returning (Go code assumes the default); one call covers every full
+// row panel of a block, because writing MXCSR costs tens of cycles on some
+// cores. The generic Go kernel keeps IEEE gradual underflow: it is the
+// oracle, and it runs only where the assembly cannot, on cores (arm64 among
+// them) that mostly handle subnormals at full speed.
 //
 // # Accuracy
 //

@@ -250,16 +250,20 @@ func (cl *call) job(idx int, buf *buffers) {
 					if cl.directB(w, kw.nr) {
 						bp, csb = &cl.b[pc*cl.ldb+jc+jr], 4*cl.ldb
 					}
-					for ir := 0; ir < mc; ir += mr {
+					ir := 0
+					if full := mc / mr; w == kw.nr && full > 0 {
+						// All full row panels of the block in one call.
+						i, j := ic, jc+jr
+						kw.fn(kc, &cl.a[cl.aIndex(i, pc)], rsa, csa, bp, csb, &cl.c[i*cl.ldc+j], ldc4, add, cl.alpha,
+							full, mr*rsa, mr*ldc4)
+						ir = full * mr
+					}
+					for ; ir < mc; ir += mr {
 						h := min(mr, mc-ir)
 						i, j := ic+ir, jc+jr
 						ap, ra, ca := &buf.a[0], 4, 4*mr
 						if h == mr {
 							ap, ra, ca = &cl.a[cl.aIndex(i, pc)], rsa, csa
-						}
-						if h == mr && w == kw.nr {
-							kw.fn(kc, ap, ra, ca, bp, csb, &cl.c[i*cl.ldc+j], ldc4, add, cl.alpha)
-							continue
 						}
 						// Edge block: run the same kernel on a padded copy
 						// of C so each element gets the same arithmetic.
@@ -271,7 +275,7 @@ func (cl *call) job(idx int, buf *buffers) {
 								copy(t[ii*tw:ii*tw+w], cl.c[(i+ii)*cl.ldc+j:])
 							}
 						}
-						kw.fn(kc, ap, ra, ca, bp, csb, &t[0], 4*tw, add, cl.alpha)
+						kw.fn(kc, ap, ra, ca, bp, csb, &t[0], 4*tw, add, cl.alpha, 1, 0, 0)
 						for ii := range h {
 							copy(cl.c[(i+ii)*cl.ldc+j:(i+ii)*cl.ldc+j+w], t[ii*tw:])
 						}

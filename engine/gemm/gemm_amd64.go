@@ -7,18 +7,24 @@ import "golang.org/x/sys/cpu"
 // kernAVX512 is the 12×32 AVX-512F micro-kernel in gemm_amd64.s.
 //
 //go:noescape
-func kernAVX512(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32)
+func kernAVX512(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 
 // kernAVX512N16 is the 12×16 AVX-512F kernel for a last column panel of at
 // most 16 columns.
 //
 //go:noescape
-func kernAVX512N16(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32)
+func kernAVX512N16(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 
 // kernAVX2 is the 6×16 AVX2+FMA micro-kernel in gemm_amd64.s.
 //
 //go:noescape
-func kernAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32)
+func kernAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
+
+// mxcsr returns the MXCSR register, for tests that check a kernel
+// restores it.
+//
+//go:noescape
+func mxcsr() uint32
 
 // peakFMA512 runs iters×24 independent 16-lane FMAs; see BenchmarkPeakFMA.
 //

@@ -3,23 +3,49 @@
 // Micro-kernels for Sgemm (see doc.go for the design). The bodies are fully
 // unrolled over the register block; row r of the block always uses the same
 // registers, so the code is regular and easy to check line by line.
+//
+// Every kernel computes np blocks in one call: after each block it moves A
+// by astep bytes and C by cstep bytes (the next row panel) and repeats with
+// the same B panel. The call runs with MXCSR's flush-to-zero (FTZ, bit 15)
+// and denormals-are-zero (DAZ, bit 6) set: a subnormal operand is read as
+// zero and a subnormal result is stored as zero, so no arithmetic ever takes
+// the slow microcode path for subnormals (see doc.go, "Subnormal numbers").
+// The caller's MXCSR is saved on entry and restored before RET: Go code
+// assumes the default, so the mode never leaks out of the kernel, and
+// because assembly functions are never preempted asynchronously, no other
+// goroutine can run on this thread while the mode is set. Setting MXCSR
+// costs tens of cycles on some cores, which is why one call covers a whole
+// row block rather than one micro-tile.
 
 #include "textflag.h"
 
-// func kernAVX512(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32)
+// func kernAVX512(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 //
 // C[0:12, 0:32] = alpha * A·B + C[0:12, 0:32] (add != 0) or alpha * A·B
 // (add == 0: C is not read), where A row i, step p is at a + i*rsa + p*csa
 // (bytes), B step p is the 32 floats at b + p*csb, and C row i starts at
 // c + i*ldc (bytes). Accumulators: Z4..Z27 (row r in Z(4+2r), Z(5+2r)).
 // Each accumulator lane sums over p = 0..kc-1 in order with one FMA per step.
-TEXT ·kernAVX512(SB), NOSPLIT, $0-76
-	MOVQ kc+0(FP), CX
+TEXT ·kernAVX512(SB), NOSPLIT, $32-104
+	STMXCSR 0(SP)
+	MOVL 0(SP), AX
+	ORL $0x8040, AX // FTZ (bit 15) and DAZ (bit 6)
+	MOVL AX, 4(SP)
+	LDMXCSR 4(SP)
+	MOVQ np+80(FP), AX
+	MOVQ AX, 8(SP)
 	MOVQ a+8(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ c+48(FP), AX
+	MOVQ AX, 24(SP)
+
+kernavx512tile:
+	MOVQ kc+0(FP), CX
+	MOVQ 16(SP), AX
 	MOVQ rsa+16(FP), R8
 	MOVQ csa+24(FP), R9
 	MOVQ b+32(FP), DX
-	MOVQ c+48(FP), DI
+	MOVQ 24(SP), DI
 	MOVQ ldc+56(FP), R11
 	LEAQ (R8)(R8*2), R10
 	LEAQ (AX)(R10*1), BX
@@ -157,8 +183,7 @@ kernavx512done:
 	VMOVUPS Z26, (DI)(R11*2)
 	VFMADD213PS 64(DI)(R11*2), Z0, Z27
 	VMOVUPS Z27, 64(DI)(R11*2)
-	VZEROUPPER
-	RET
+	JMP kernavx512next
 
 kernavx512store:
 	VMULPS Z0, Z4, Z4
@@ -212,21 +237,44 @@ kernavx512store:
 	VMOVUPS Z26, (DI)(R11*2)
 	VMULPS Z0, Z27, Z27
 	VMOVUPS Z27, 64(DI)(R11*2)
+	JMP kernavx512next
+
+kernavx512next:
+	MOVQ astep+88(FP), AX
+	ADDQ AX, 16(SP)
+	MOVQ cstep+96(FP), AX
+	ADDQ AX, 24(SP)
+	DECQ 8(SP)
+	JNZ kernavx512tile
+	LDMXCSR 0(SP) // the caller's MXCSR: Go code runs with the default
 	VZEROUPPER
 	RET
 
-// func kernAVX512N16(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32)
+// func kernAVX512N16(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 //
 // The 12×16 half of kernAVX512, for a last column panel at most 16 wide:
 // B step p is the 16 floats at b + p*csb; accumulators Z4..Z15 (row r in
 // Z(4+r)). Per lane the arithmetic is exactly kernAVX512's.
-TEXT ·kernAVX512N16(SB), NOSPLIT, $0-76
-	MOVQ kc+0(FP), CX
+TEXT ·kernAVX512N16(SB), NOSPLIT, $32-104
+	STMXCSR 0(SP)
+	MOVL 0(SP), AX
+	ORL $0x8040, AX // FTZ (bit 15) and DAZ (bit 6)
+	MOVL AX, 4(SP)
+	LDMXCSR 4(SP)
+	MOVQ np+80(FP), AX
+	MOVQ AX, 8(SP)
 	MOVQ a+8(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ c+48(FP), AX
+	MOVQ AX, 24(SP)
+
+kernavx512n16tile:
+	MOVQ kc+0(FP), CX
+	MOVQ 16(SP), AX
 	MOVQ rsa+16(FP), R8
 	MOVQ csa+24(FP), R9
 	MOVQ b+32(FP), DX
-	MOVQ c+48(FP), DI
+	MOVQ 24(SP), DI
 	MOVQ ldc+56(FP), R11
 	LEAQ (R8)(R8*2), R10
 	LEAQ (AX)(R10*1), BX
@@ -315,8 +363,7 @@ kernavx512n16done:
 	VMOVUPS Z14, (DI)(R11*1)
 	VFMADD213PS (DI)(R11*2), Z0, Z15
 	VMOVUPS Z15, (DI)(R11*2)
-	VZEROUPPER
-	RET
+	JMP kernavx512n16next
 
 kernavx512n16store:
 	VMULPS Z0, Z4, Z4
@@ -346,21 +393,44 @@ kernavx512n16store:
 	VMOVUPS Z14, (DI)(R11*1)
 	VMULPS Z0, Z15, Z15
 	VMOVUPS Z15, (DI)(R11*2)
+	JMP kernavx512n16next
+
+kernavx512n16next:
+	MOVQ astep+88(FP), AX
+	ADDQ AX, 16(SP)
+	MOVQ cstep+96(FP), AX
+	ADDQ AX, 24(SP)
+	DECQ 8(SP)
+	JNZ kernavx512n16tile
+	LDMXCSR 0(SP) // the caller's MXCSR: Go code runs with the default
 	VZEROUPPER
 	RET
 
-// func kernAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32)
+// func kernAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 //
 // C[0:6, 0:16] = alpha * A·B (+ C[0:6, 0:16] if add != 0), same operand layout as kernAVX512
 // with B steps of 16 floats. Accumulators: Y4..Y15 (row r in
 // Y(4+2r), Y(5+2r)); one FMA per step per lane, p in order.
-TEXT ·kernAVX2(SB), NOSPLIT, $0-76
-	MOVQ kc+0(FP), CX
+TEXT ·kernAVX2(SB), NOSPLIT, $32-104
+	STMXCSR 0(SP)
+	MOVL 0(SP), AX
+	ORL $0x8040, AX // FTZ (bit 15) and DAZ (bit 6)
+	MOVL AX, 4(SP)
+	LDMXCSR 4(SP)
+	MOVQ np+80(FP), AX
+	MOVQ AX, 8(SP)
 	MOVQ a+8(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ c+48(FP), AX
+	MOVQ AX, 24(SP)
+
+avx2tile:
+	MOVQ kc+0(FP), CX
+	MOVQ 16(SP), AX
 	MOVQ rsa+16(FP), R8
 	MOVQ csa+24(FP), R9
 	MOVQ b+32(FP), DX
-	MOVQ c+48(FP), DI
+	MOVQ 24(SP), DI
 	MOVQ ldc+56(FP), R11
 	LEAQ (R8)(R8*2), R10
 	LEAQ (AX)(R10*1), BX
@@ -438,8 +508,7 @@ avx2done:
 	VMOVUPS Y14, (DI)(R11*2)
 	VFMADD213PS 32(DI)(R11*2), Y0, Y15
 	VMOVUPS Y15, 32(DI)(R11*2)
-	VZEROUPPER
-	RET
+	JMP avx2next
 
 avx2store:
 	VMULPS Y0, Y4, Y4
@@ -467,6 +536,16 @@ avx2store:
 	VMOVUPS Y14, (DI)(R11*2)
 	VMULPS Y0, Y15, Y15
 	VMOVUPS Y15, 32(DI)(R11*2)
+	JMP avx2next
+
+avx2next:
+	MOVQ astep+88(FP), AX
+	ADDQ AX, 16(SP)
+	MOVQ cstep+96(FP), AX
+	ADDQ AX, 24(SP)
+	DECQ 8(SP)
+	JNZ avx2tile
+	LDMXCSR 0(SP) // the caller's MXCSR: Go code runs with the default
 	VZEROUPPER
 	RET
 
@@ -568,4 +647,13 @@ peak256loop:
 	DECQ CX
 	JNZ peak256loop
 	VZEROUPPER
+	RET
+
+// func mxcsr() uint32
+//
+// Returns MXCSR, for the tests that check the kernels restore it.
+TEXT ·mxcsr(SB), NOSPLIT, $8-4
+	STMXCSR 0(SP)
+	MOVL 0(SP), AX
+	MOVL AX, ret+0(FP)
 	RET

@@ -200,46 +200,56 @@ func TestKernelMatchesNaive(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/add=%d", kern.name, add), func(t *testing.T) {
 				mr, nr := kern.mr, kern.nr
 				const lda, ldc = 301, 40 // ldc > nr for every kernel
-				for _, kc := range []int{0, 1, 2, 7, 256} {
-					s := rng.New(uint64(kc), "kernel test")
-					a := make([]float32, mr*lda)
-					b := make([]float32, kc*nr+1)
-					c := make([]float32, mr*ldc)
-					s.FillUniform(a, 1)
-					s.FillUniform(b, 1)
-					s.FillUniform(c, 1)
-					if add == 0 {
-						for i := range mr {
-							for j := range nr {
-								c[i*ldc+j] = float32(math.NaN())
+				for _, np := range []int{1, 3} {
+					for _, kc := range []int{0, 1, 2, 7, 256} {
+						// np blocks of mr rows, one every mr+1 rows of A and
+						// C, so the call must step by astep and cstep; the
+						// rows between blocks must stay untouched.
+						rows := np * (mr + 1)
+						s := rng.New(uint64(kc), "kernel test")
+						a := make([]float32, rows*lda)
+						b := make([]float32, kc*nr+1)
+						c := make([]float32, rows*ldc)
+						s.FillUniform(a, 1)
+						s.FillUniform(b, 1)
+						s.FillUniform(c, 1)
+						inBlock := func(r int) bool { return r%(mr+1) < mr }
+						if add == 0 {
+							for i := range rows {
+								for j := range nr {
+									if inBlock(i) {
+										c[i*ldc+j] = float32(math.NaN())
+									}
+								}
 							}
 						}
-					}
-					c0 := append([]float32(nil), c...)
-					const alpha = 0.75
-					kern.fn(kc, &a[0], 4*lda, 4, &b[0], 4*nr, &c[0], 4*ldc, add, alpha)
-					for i := range mr {
-						for j := range ldc {
-							got := c[i*ldc+j]
-							if j >= nr {
-								if got != c0[i*ldc+j] {
-									t.Fatalf("kc=%d: C[%d][%d] outside the block changed", kc, i, j)
+						c0 := append([]float32(nil), c...)
+						const alpha = 0.75
+						kern.fn(kc, &a[0], 4*lda, 4, &b[0], 4*nr, &c[0], 4*ldc, add, alpha,
+							np, 4*lda*(mr+1), 4*ldc*(mr+1))
+						for i := range rows {
+							for j := range ldc {
+								got := c[i*ldc+j]
+								if j >= nr || !inBlock(i) {
+									if !(got == c0[i*ldc+j]) {
+										t.Fatalf("np=%d kc=%d: C[%d][%d] outside the blocks changed", np, kc, i, j)
+									}
+									continue
 								}
-								continue
-							}
-							var sum, sa float64
-							for p := range kc {
-								x := float64(a[i*lda+p]) * float64(b[p*nr+j])
-								sum += x
-								sa += math.Abs(x)
-							}
-							want, mag := alpha*sum, alpha*sa
-							if add != 0 {
-								want += float64(c0[i*ldc+j])
-								mag += math.Abs(float64(c0[i*ldc+j]))
-							}
-							if d := math.Abs(float64(got) - want); !(d <= tolerance(kc, mag)) {
-								t.Fatalf("kc=%d: C[%d][%d] = %v, want %v", kc, i, j, got, want)
+								var sum, sa float64
+								for p := range kc {
+									x := float64(a[i*lda+p]) * float64(b[p*nr+j])
+									sum += x
+									sa += math.Abs(x)
+								}
+								want, mag := alpha*sum, alpha*sa
+								if add != 0 {
+									want += float64(c0[i*ldc+j])
+									mag += math.Abs(float64(c0[i*ldc+j]))
+								}
+								if d := math.Abs(float64(got) - want); !(d <= tolerance(kc, mag)) {
+									t.Fatalf("np=%d kc=%d: C[%d][%d] = %v, want %v", np, kc, i, j, got, want)
+								}
 							}
 						}
 					}

@@ -7,7 +7,8 @@ import (
 
 // kernel is one register-blocked micro-kernel and its block shape.
 //
-// fn computes, for the mr×nr block of C at c,
+// fn computes np blocks: block q is the mr×nr block of C at c + q*cstep
+// bytes, from A at a + q*astep bytes and the same B panel; for each,
 //
 //	C[i][j] = alpha * sum_{p<kc} A(i,p)*B(p,j) + C[i][j]   (add != 0)
 //	C[i][j] = alpha * sum_{p<kc} A(i,p)*B(p,j)             (add == 0; C not read)
@@ -21,7 +22,7 @@ import (
 type kernel struct {
 	name   string
 	mr, nr int
-	fn     func(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32)
+	fn     func(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 
 	// half, if set, is a kernel with the same mr, nr/2 columns and the
 	// same per-lane arithmetic, used for a last column panel that fits in
@@ -91,7 +92,18 @@ func joinNames(ns []string) string {
 // on amd64 (the Go compiler does not fuse there); on arm64, ppc64 and s390x
 // the compiler may fuse it into an FMA, which changes the last bits but not
 // the determinism on a given machine.
-func kernGeneric(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32) {
+func kernGeneric(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int) {
+	for q := range np {
+		if q > 0 {
+			a = (*float32)(unsafe.Add(unsafe.Pointer(a), astep))
+			c = (*float32)(unsafe.Add(unsafe.Pointer(c), cstep))
+		}
+		kernGeneric1(kc, a, rsa, csa, b, csb, c, ldc, add, alpha)
+	}
+}
+
+// kernGeneric1 computes one 4×4 block (see kernGeneric).
+func kernGeneric1(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32) {
 	var (
 		c00, c01, c02, c03 float32
 		c10, c11, c12, c13 float32

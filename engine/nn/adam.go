@@ -5,16 +5,28 @@ import (
 	"math"
 )
 
-// Adam is the Adam optimiser exactly as torch.optim.Adam computes it
-// (Kingma & Ba, "Adam: A method for stochastic optimization", ICLR 2015;
-// PyTorch's coupled L2 weight decay, not AdamW). For step t = 1, 2, ...:
+// Adam is the Adam optimiser as torch.optim.Adam computes it (Kingma & Ba,
+// "Adam: A method for stochastic optimization", ICLR 2015; PyTorch's
+// coupled L2 weight decay, not AdamW). For step t = 1, 2, ..., in float32
+// with the coefficients rounded to float32 as PyTorch rounds its scalars:
 //
 //	g  = grad + WeightDecay·θ
 //	m  = β1·m + (1-β1)·g
-//	v  = β2·v + (1-β2)·g²
-//	θ -= (LR / (1-β1^t)) · m / (sqrt(v)/sqrt(1-β2^t) + Eps)
+//	v  = β2·v + ((1-β2)·g)·g
+//	θ  = θ - s·(m / (sqrt(v)/sqrt(1-β2^t) + Eps)),   s = LR / (1-β1^t)
 //
-// Bias correction uses T, the number of Update calls (steps), never epochs.
+// 1-β1 and 1-β2 are computed in float64 and then rounded (float32(1-0.999)
+// is 0.001 exactly as torch has it; 1 - float32(0.999) would be 0.00099998713
+// and make every update about 7e-6 too large). s and sqrt(1-β2^t) are
+// computed in float64 and rounded once. Bias correction uses T, the number
+// of Update calls (steps), never epochs.
+//
+// Subnormal numbers never enter or leave the arithmetic: a subnormal
+// gradient, weight or moment counts as zero and a result that would be
+// subnormal is stored as zero (see "Subnormal numbers" in the package
+// documentation). Weights that
+// decay toward zero therefore reach exactly zero instead of lingering as
+// subnormals that slow every later product.
 type Adam struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float64
 	// T is the number of steps taken; Update increments it first.
@@ -30,6 +42,12 @@ func NewAdam(n int, lr, weightDecay float64) *Adam {
 		M: make([]float32, n), V: make([]float32, n)}
 }
 
+// adamCoef holds one step's float32 coefficients, in the order the
+// assembly kernel reads them.
+type adamCoef struct {
+	b1, omb1, b2, omb2, wd, eps, step, sqrtBC2 float32
+}
+
 // Update takes one step: T++, then updates params in place from grads. It
 // panics if the lengths of params, grads, M and V differ.
 func (a *Adam) Update(params, grads []float32) {
@@ -38,21 +56,44 @@ func (a *Adam) Update(params, grads []float32) {
 	}
 	a.T++
 	t := float64(a.T)
-	bc1 := 1 - math.Pow(a.Beta1, t)
-	bc2 := 1 - math.Pow(a.Beta2, t)
-	stepSize := float32(a.LR / bc1)
-	sqrtBC2 := float32(math.Sqrt(bc2))
-	b1, b2 := float32(a.Beta1), float32(a.Beta2)
-	eps, wd := float32(a.Eps), float32(a.WeightDecay)
-	m, v := a.M, a.V
-	for i, p := range params {
-		g := grads[i]
-		if wd != 0 {
-			g += wd * p
-		}
-		m[i] = b1*m[i] + (1-b1)*g
-		v[i] = b2*v[i] + (1-b2)*g*g
-		denom := float32(math.Sqrt(float64(v[i])))/sqrtBC2 + eps
-		params[i] = p - stepSize*m[i]/denom
+	c := adamCoef{
+		b1: float32(a.Beta1), omb1: float32(1 - a.Beta1),
+		b2: float32(a.Beta2), omb2: float32(1 - a.Beta2),
+		wd: float32(a.WeightDecay), eps: float32(a.Eps),
+		step:    float32(a.LR / (1 - math.Pow(a.Beta1, t))),
+		sqrtBC2: float32(math.Sqrt(1 - math.Pow(a.Beta2, t))),
 	}
+	adamStep(params, grads, a.M, a.V, &c)
+}
+
+// adamGo is the portable step (see Adam), used where the assembly kernel
+// cannot run and for the tail of a slice shorter than a vector. Every
+// explicit float32 conversion keeps the compiler from fusing a multiply
+// and an add, so each operation rounds exactly as the kernel's does. It
+// emulates the kernel's handling of subnormals at the boundaries: a
+// subnormal input counts as zero and a subnormal result is stored as
+// zero. (Inside one step an intermediate can still underflow here,
+// where the kernel would flush it; both give values that differ by less
+// than 2^-126.)
+func adamGo(params, grads, m, v []float32, c *adamCoef) {
+	for i, p := range params {
+		p = flushSubnormal(p)
+		g := flushSubnormal(grads[i])
+		g = g + float32(c.wd*p)
+		mi := float32(c.b1*flushSubnormal(m[i])) + float32(c.omb1*g)
+		vi := float32(c.b2*flushSubnormal(v[i])) + float32(float32(c.omb2*g)*g)
+		mi, vi = flushSubnormal(mi), flushSubnormal(vi)
+		m[i], v[i] = mi, vi
+		denom := float32(float32(math.Sqrt(float64(vi)))/c.sqrtBC2) + c.eps
+		params[i] = flushSubnormal(p - float32(c.step*float32(mi/denom)))
+	}
+}
+
+// flushSubnormal returns x, or a zero of x's sign if x is subnormal
+// (0 < |x| < 2^-126).
+func flushSubnormal(x float32) float32 {
+	if b := math.Float32bits(x); b&0x7f800000 == 0 {
+		return math.Float32frombits(b & 0x80000000)
+	}
+	return x
 }

@@ -128,9 +128,11 @@
 //   - Angle[l], l = conv2..fc3: for the error δ at layer l's output (which
 //     itself came back through the rule's operators), per sample the angle
 //     between Wᵀδ and the rule's Bᵀδ, arccos of the float64 cosine clamped to
-//     [-1,1], in degrees, averaged over the batch. Decision: samples where
-//     either vector is exactly zero (all-dead ReLUs) are left out of the
-//     mean; NaN if no sample remains. bp reports exactly 0 (the operator is
+//     [-1,1], in degrees, averaged over the batch. A sample where either
+//     vector is exactly zero (all-dead ReLUs) counts as 90°: the authors'
+//     F.cosine_similarity clamps the norms at eps, which makes its cosine 0.
+//     So every step has a value and the series stays aligned with the
+//     steps. bp reports exactly 0 (the operator is
 //     W itself, detected by identity, no extra work). conv1 is NaN. Cost:
 //     one extra transposed conv or product per layer.
 //   - Concordance[l]: fraction of entries with sign(W) == sign(B0) for fixed
@@ -156,7 +158,26 @@
 //
 // Adam is torch.optim.Adam: betas (0.9, 0.999), eps 1e-8, weight decay
 // added to the gradient (L2, not AdamW), bias correction by the number of
-// steps taken, arithmetic in float32 like PyTorch's CPU kernel.
+// steps taken, arithmetic in float32 like PyTorch's CPU kernel, with 1-β
+// taken in float64 and rounded once as torch does. On amd64 with AVX2 the
+// step is an assembly kernel (adam_amd64.s), eight lanes at a time.
+//
+// # Subnormal numbers
+//
+// Nothing in a training step computes on subnormal floats (|x| < 2^-126).
+// Adam's coupled weight decay drives the weights of dead units toward zero,
+// and on x86 every multiply or add that reads or produces a subnormal takes
+// a microcode assist tens of times slower than normal: a trained state's
+// forward pass took six times as long as a fresh one's, Adam's step eight
+// times. So the GEMM kernels (engine/gemm) and the Adam kernel run with
+// MXCSR's flush-to-zero and denormals-are-zero flags set: a subnormal operand
+// reads as zero and a subnormal result is stored as zero. Weights and
+// moments therefore reach exactly zero rather than lingering as subnormals.
+// The portable Adam step emulates this at its inputs and outputs. This
+// departs from IEEE (and PyTorch's default) arithmetic only for values
+// below 2^-126: each changes by less than 2^-126 in absolute terms, far
+// below the float32 rounding of any value the study reports. PyTorch users
+// get the same with torch.set_flush_denormal(True).
 //
 // # Determinism
 //

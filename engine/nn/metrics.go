@@ -25,9 +25,9 @@ func concordance(w []float32, op Operator) float64 {
 	return float64(same) / float64(len(w))
 }
 
-// angleDeg returns the angle in degrees between a and b from float64 sums,
-// the cosine clamped to [-1, 1]; ok is false if either vector is zero.
-func angleDeg(a, b []float32) (deg float64, ok bool) {
+// angleDeg returns the angle in degrees between a and b from float64 sums
+// (see cosToDeg).
+func angleDeg(a, b []float32) float64 {
 	var ab, aa, bb float64
 	for i, x := range a {
 		y := float64(b[i])
@@ -38,30 +38,29 @@ func angleDeg(a, b []float32) (deg float64, ok bool) {
 	return cosToDeg(ab, aa, bb)
 }
 
-func cosToDeg(ab, aa, bb float64) (float64, bool) {
+// cosToDeg returns arccos(ab / sqrt(aa·bb)) in degrees, the cosine clamped
+// to [-1, 1]. A zero vector (aa or bb zero) gives 90°: its cosine is taken
+// as 0, as PyTorch's F.cosine_similarity does by clamping the norms' product
+// at eps, which is how the study's authors measured the angles. So a metric
+// never skips a sample or a step, and every series stays aligned with its
+// steps.
+func cosToDeg(ab, aa, bb float64) float64 {
 	if aa == 0 || bb == 0 {
-		return math.NaN(), false
+		return 90
 	}
 	c := ab / math.Sqrt(aa*bb)
 	c = math.Max(-1, math.Min(1, c))
-	return math.Acos(c) * 180 / math.Pi, true
+	return math.Acos(c) * 180 / math.Pi
 }
 
 // meanRowAngle returns the mean over the n rows of length d of the angle
-// between a's and b's rows, skipping rows where either is zero (NaN if all).
+// between a's and b's rows; a row where either is zero counts as 90°.
 func meanRowAngle(a, b []float32, n, d int) float64 {
 	var sum float64
-	k := 0
 	for s := 0; s < n; s++ {
-		if deg, ok := angleDeg(a[s*d:(s+1)*d], b[s*d:(s+1)*d]); ok {
-			sum += deg
-			k++
-		}
+		sum += angleDeg(a[s*d:(s+1)*d], b[s*d:(s+1)*d])
 	}
-	if k == 0 {
-		return math.NaN()
-	}
-	return sum / float64(k)
+	return sum / float64(n)
 }
 
 // UpdateAngles returns, per layer, the angle in degrees between the rule's
@@ -72,7 +71,7 @@ func meanRowAngle(a, b []float32, n, d int) float64 {
 // backward again, so Grad, Step and PreActivationGrad are left exactly as
 // the rule's Backward left them. It costs two backward passes; allocates a
 // Params on first use. FC3 is always 0 (its error is the loss gradient) and
-// every layer is 0 under bp; NaN where either gradient is zero.
+// every layer is 0 under bp; 90 where either gradient is zero (cosToDeg).
 func (m *Model) UpdateAngles() [NumLayers]float64 {
 	if !m.haveGrad {
 		panic("nn: UpdateAngles before Backward")
@@ -97,7 +96,7 @@ func (m *Model) UpdateAngles() [NumLayers]float64 {
 				bb += y * y
 			}
 		}
-		out[l], _ = cosToDeg(ab, aa, bb)
+		out[l] = cosToDeg(ab, aa, bb)
 	}
 	return out
 }
@@ -130,7 +129,7 @@ func FeedbackStats(p *Params, r Rule) (angle, normRatio [NumLayers]float64) {
 				bb += y * y
 			}
 		}
-		angle[l], _ = cosToDeg(ab, aa, bb)
+		angle[l] = cosToDeg(ab, aa, bb)
 		normRatio[l] = math.Sqrt(bb) / math.Sqrt(aa)
 		if aliases(op.B, w) {
 			angle[l], normRatio[l] = 0, 1

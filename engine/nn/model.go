@@ -101,9 +101,10 @@ type Model struct {
 type StepMetrics struct {
 	// Angle is the local alignment angle in degrees for Conv2..FC3: per
 	// sample, the angle between Wᵀδ and the rule's Bᵀδ for the same error
-	// δ at the layer's output, averaged over the samples of the batch for
-	// which both vectors are non-zero (NaN if none). Conv1 is NaN. For bp
-	// it is exactly 0.
+	// δ at the layer's output, averaged over the samples of the batch; a
+	// sample where either vector is zero counts as 90° (its cosine is 0, as
+	// in PyTorch's F.cosine_similarity). Conv1 is NaN. For bp it is exactly
+	// 0.
 	Angle [NumLayers]float64
 	// Concordance is the fraction of weights with sign(W) == sign(B0)
 	// (sign(0) = 0) for rules with a fixed operator (fa_random's linear

@@ -462,3 +462,39 @@ func TestFeedbackStats(t *testing.T) {
 		check(name, r, 0, 2, 1e-5)
 	}
 }
+
+// A sample whose Wᵀδ or Bᵀδ is all zero counts as 90°, as PyTorch's
+// F.cosine_similarity (norms clamped at eps, cosine 0) counts it for the
+// study's authors. Rows worked by hand: (1,0) against (1,1) is 45°; a zero
+// row against anything is 90°; the mean of the two is 67.5°.
+func TestLocalAngleCountsZeroVectorsAs90(t *testing.T) {
+	a := []float32{1, 0, 0, 0}
+	b := []float32{1, 1, 1, 0}
+	if got := meanRowAngle(a, b, 2, 2); math.Abs(got-67.5) > 1e-12 {
+		t.Errorf("mean angle %v, want 67.5", got)
+	}
+	// Whole network: with every fc2 unit dead (bias -1000), the error at
+	// fc2's output is zero for every sample, so the local angles of fc2 and
+	// of every layer below it are exactly 90° under fa_toeplitz, and fc3's
+	// (whose error is the loss gradient) is not.
+	const n = 2
+	p := NewParams()
+	p.InitPyTorch(6)
+	for i := range p.Bias(FC2) {
+		p.Bias(FC2)[i] = -1000
+	}
+	x, y := testBatch(6, n)
+	m := NewModel(p, newTestRule(t, "fa_toeplitz"), n)
+	m.Metrics = true
+	m.Forward(x, n)
+	m.Loss(y)
+	m.Backward()
+	for _, l := range []int{Conv2, FC1, FC2} {
+		if m.Step.Angle[l] != 90 {
+			t.Errorf("%s angle %v with a zero error, want 90", LayerNames[l], m.Step.Angle[l])
+		}
+	}
+	if a := m.Step.Angle[FC3]; math.IsNaN(a) || a == 90 {
+		t.Errorf("fc3 angle %v, want a measured angle", a)
+	}
+}
