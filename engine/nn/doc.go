@@ -117,8 +117,8 @@
 // buffer the model owns. Rules holding B0 implement FeedbackTensors for
 // checkpoints. Rules keep no per-model state (uSF writes into the model's
 // scratch), so one Rule value may serve several models concurrently. The
-// reference for every rule is the authors' autograd code,
-// mirrored in /work/shared/bench/torch_arch1.py.
+// reference for every rule is the authors' autograd code, which
+// bench/torch_arch1.py mirrors.
 //
 // # Metrics
 //
