@@ -15,6 +15,7 @@ test: vet
 	$(GO) test -timeout 20m $(PKGS)
 
 # Benchmarks: kernels and training steps. Compare runs with benchstat.
+# bench/compare runs fabeam against PyTorch side by side (see bench/RESULTS.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./engine/gemm/ ./engine/nn/ | tee bench/latest.txt
 
@@ -22,9 +23,12 @@ bench:
 quick:
 	$(GO) run ./pipelines/reproduce --runner=direct --preset=quick
 
-# The whole study, the paper's protocol.
+# The published reproduction (reproduction/paper-3seeds): the paper's
+# protocol over seeds 0-2. DATA is the CIFAR-10 binary folder (default: the
+# command's, downloaded and checksummed when missing).
+DATA ?= ./data/cifar-10-batches-bin
 reproduce:
-	$(GO) run ./pipelines/reproduce --runner=direct
+	$(GO) run ./pipelines/reproduce --runner=direct --seeds=3 --data=$(DATA) --out=./out/paper
 
 smoke:
 	$(GO) run ./pipelines/reproduce --runner=direct --preset=smoke --out=./out-smoke
