@@ -34,6 +34,37 @@
 //
 // Memory: objects are copied in on Put/Commit and out on Get.
 //
+// Local files are created with mode 0666 less the process's umask (0644
+// under the usual umask 022), as any other program's files; folders 0777
+// less the umask.
+//
+// # Integrity: artifacts that prove themselves
+//
+// A Digest records what an object held when it was written: size, SHA-256,
+// SHA-256 of its first HeadBytes (64 KiB) bytes, and CRC-32C. PutDigest
+// (Put) and CreateDigest (Create) return it; Sum and SumObject compute it
+// from bytes or a stored object. Its JSON form is meant for the record that
+// marks a stage done.
+//
+// Verify(ctx, st, key, digest) checks an object against its Digest as
+// cheaply as is sound: on GCS, by the size and CRC-32C Cloud Storage keeps
+// for every object (StoredChecksum: one metadata request, no download);
+// elsewhere, by reading objects of up to FullHashLimit (16 MiB) whole, and
+// by size plus the header hash for larger ones. VerifyFull always reads and
+// hashes everything. A damaged object gives a *DamagedError, one line
+// naming it and what was found, that matches ErrDamaged (and ErrNotExist
+// when missing):
+//
+//	store: /out/train/ab12/model.safetensors: missing
+//	store: /out/train/ab12/model.safetensors: truncated: size 999080 want 1618984
+//	store: /out/train/ab12/model.safetensors: altered: size 1618985 want 1618984
+//	store: /out/train/ab12/model.safetensors: altered: hash mismatch (sha256 5e0c… want 91aa…)
+//
+// Any other error (permissions, network) is a failure to check, not
+// damage. On GCS every upload also carries a CRC-32C (Put sends the one of
+// its data; the storage client computes one for Create's stream), so Cloud
+// Storage rejects an upload whose bytes changed on the way.
+//
 // # Failures from outside
 //
 // NewLocal creates the folder and probes that it can write there; a
@@ -83,4 +114,8 @@
 // (github.com/fsouza/fake-gcs-server) through a real HTTP listener, with a
 // front that injects 503s to test the retries, and further tests for the
 // preconditions, resumable uploads and the missing-bucket error.
+// integrity_test.go damages objects behind each store's back (deleted,
+// truncated, emptied, grown, a header byte and a last byte changed) and
+// checks what Verify and VerifyFull find, and that Verify on GCS downloads
+// nothing.
 package store
