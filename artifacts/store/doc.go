@@ -8,10 +8,13 @@
 // A key is a relative slash-separated path, "runs/bp/seed0/model.safetensors".
 // ValidateKey rejects anything that could escape a folder or mean different
 // things in different stores: empty keys and segments, leading or trailing
-// slashes, "." and "..", backslashes, control characters (NUL included),
+// slashes, "." and "..", backslashes, control characters (C0 with NUL,
+// DEL, and C1, which Cloud Storage advises against),
 // invalid UTF-8, more than 1024 bytes (GCS's limit), and segments starting
 // with ".tmp-", which Local reserves for its temporary files. Every method
-// validates its key and returns an error naming it. List takes a plain
+// validates its key and returns an error naming it. FuzzValidateKey checks
+// ValidateKey against an independent statement of this grammar (a regular
+// expression in the test), in both directions. List takes a plain
 // string prefix, as GCS does ("runs/b" matches "runs/bp/x"), and returns
 // keys sorted; a folder is not an object (Exists is false for it).
 //

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -77,8 +78,9 @@ const maxKeyBytes = 1024
 // ValidateKey returns an error naming key unless key is a clean relative
 // slash-separated path: non-empty, at most 1024 bytes of valid UTF-8, no
 // leading or trailing slash, no empty, "." or ".." segment, no backslash, no
-// control character (NUL included), and no segment starting with ".tmp-"
-// (reserved for the local store's temporary files).
+// control character (C0 including NUL, DEL, or C1: U+0000–U+001F and
+// U+007F–U+009F), and no segment starting with ".tmp-" (reserved for the
+// local store's temporary files).
 //
 // "runs/bp/seed0/model.safetensors" is valid; "", "/a", "a//b", "../a",
 // "a/./b", "a\\b" and "a\x00b" are not.
@@ -101,7 +103,7 @@ func ValidateKey(key string) error {
 		return bad("contains a backslash")
 	}
 	for _, r := range key {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) { // C0, DEL and C1 (U+0080–U+009F)
 			return bad(fmt.Sprintf("contains control character %U", r))
 		}
 	}
