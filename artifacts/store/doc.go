@@ -121,4 +121,8 @@
 // truncated, emptied, grown, a header byte and a last byte changed) and
 // checks what Verify and VerifyFull find, and that Verify on GCS downloads
 // nothing.
+//
+// Package storetest (artifacts/store/storetest) wraps a Store to fail on
+// purpose, for other packages' tests: Faulty fails the N-th write and every
+// later one, DiskFull fails a write midway as a full disk does.
 package store
