@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 )
@@ -286,5 +287,29 @@ func TestGetThroughAFileIsNotExist(t *testing.T) {
 	l.Put(ctx, "a", []byte("file"))
 	if _, err := l.Get(ctx, "a/b"); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("Get(a/b) with a a file: %v, want ErrNotExist", err)
+	}
+}
+
+// registerTestScheme registers once per process, so -count=N works.
+var registerTestScheme sync.Once
+
+func TestRegisterSchemeRefusesReservedAndRepeatedSchemes(t *testing.T) {
+	open := func(context.Context, string) (Store, error) { return NewMemory(), nil }
+	registerTestScheme.Do(func() { RegisterScheme("storetest-scheme", open) })
+	if s, err := Open(context.Background(), "storetest-scheme://x"); err != nil || s == nil {
+		t.Fatalf("Open of a registered scheme = %v, %v", s, err)
+	}
+	for _, scheme := range []string{"", "gs", "mem", "a:b", "a/b", "storetest-scheme"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("RegisterScheme(%q) did not panic", scheme)
+				}
+			}()
+			RegisterScheme(scheme, open)
+		}()
+	}
+	if _, err := Open(context.Background(), "other-scheme://x"); err == nil || !strings.Contains(err.Error(), "unknown scheme") {
+		t.Fatalf("Open of an unregistered scheme = %v", err)
 	}
 }

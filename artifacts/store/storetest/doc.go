@@ -14,6 +14,10 @@
 // temporary file until the caller aborts it. Frees are not modelled: the
 // budget only shrinks (AddSpace refills it).
 //
+// Register makes a store reachable through store.Open at a unique
+// "fault://" URI, so a whole pipeline can be given it as its output
+// location.
+//
 // Reads, listing and deletes pass through both unchanged. Both are safe for
 // concurrent use; errors they inject wrap ErrInjected.
 package storetest

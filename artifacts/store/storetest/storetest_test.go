@@ -203,3 +203,28 @@ func TestDiskFullOverMemory(t *testing.T) {
 		t.Fatal("the failed Put stored an object")
 	}
 }
+
+func TestRegisterMakesAStoreReachableByURI(t *testing.T) {
+	ctx := context.Background()
+	f := FailFromWrite(store.NewMemory(), 1)
+	uri := Register("study", f)
+	uri2 := Register("study", store.NewMemory())
+	if !strings.HasPrefix(uri, "fault://study-") || uri == uri2 {
+		t.Fatalf("Register returned %q and %q, want distinct fault://study-N", uri, uri2)
+	}
+	s, err := store.Open(ctx, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s != store.Store(f) {
+		t.Fatalf("Open(%q) = %T, not the registered store", uri, s)
+	}
+	if err := s.Put(ctx, "k", nil); !errors.Is(err, ErrInjected) {
+		t.Fatalf("Put through the opened store = %v, want the injected failure", err)
+	}
+	for _, bad := range []string{"fault://nope", uri + "/prefix"} {
+		if _, err := store.Open(ctx, bad); err == nil || !strings.Contains(err.Error(), "names no registered store") {
+			t.Errorf("Open(%q) = %v, want an error", bad, err)
+		}
+	}
+}
