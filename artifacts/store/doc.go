@@ -54,7 +54,8 @@
 // for every object (StoredChecksum: one metadata request, no download);
 // elsewhere, by reading objects of up to FullHashLimit (16 MiB) whole, and
 // by size plus the header hash for larger ones. VerifyFull always reads and
-// hashes everything. A damaged object gives a *DamagedError, one line
+// hashes everything; GetVerified is Get checked the same way, for artifacts
+// read whole anyway. A damaged object gives a *DamagedError, one line
 // naming it and what was found, that matches ErrDamaged (and ErrNotExist
 // when missing):
 //

@@ -270,6 +270,33 @@ func Verify(ctx context.Context, st Store, key string, want Digest) error {
 	return verify(ctx, st, key, want, false)
 }
 
+// GetVerified is st.Get that also checks the bytes against want (size and
+// SHA-256 of exactly what it returns), for artifacts read whole anyway: one
+// read, verified. Damage gives a *DamagedError as Verify's.
+func GetVerified(ctx context.Context, st Store, key string, want Digest) ([]byte, error) {
+	damaged := func(kind Damage, size int64, detail string) error {
+		return &DamagedError{URI: st.URI(key), Key: key, Kind: kind, Size: size, Want: want.Size, Detail: detail}
+	}
+	if err := want.check(); err != nil {
+		return nil, damaged(Unverifiable, 0, "recorded digest is invalid: "+err.Error())
+	}
+	data, err := st.Get(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotExist):
+		return nil, damaged(Missing, 0, "")
+	case err != nil:
+		return nil, err
+	case int64(len(data)) < want.Size:
+		return nil, damaged(Truncated, int64(len(data)), "")
+	case int64(len(data)) > want.Size:
+		return nil, damaged(Altered, int64(len(data)), "")
+	}
+	if got := Sum(data); got.SHA256 != want.SHA256 {
+		return nil, damaged(Altered, want.Size, fmt.Sprintf("hash mismatch (sha256 %s want %s)", short(got.SHA256), short(want.SHA256)))
+	}
+	return data, nil
+}
+
 // VerifyFull is Verify that always reads the whole object and compares its
 // size and SHA-256, whatever its size and store.
 func VerifyFull(ctx context.Context, st Store, key string, want Digest) error {

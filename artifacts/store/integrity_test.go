@@ -213,6 +213,13 @@ func TestVerifyFindsEveryKindOfDamage(t *testing.T) {
 							before = ds.downloads()
 						}
 						errFull := VerifyFull(ctx, st, key, want)
+						got, errGet := GetVerified(ctx, st, key, want)
+						if (errGet == nil) != (errFull == nil) || errGet != nil && errGet.Error() != errFull.Error() {
+							t.Errorf("GetVerified = %v, want VerifyFull's %v", errGet, errFull)
+						}
+						if errGet == nil && !bytes.Equal(got, data) {
+							t.Errorf("GetVerified returned other bytes than were written")
+						}
 						if ds.downloads != nil && (c.fullKind == 0 || c.fullMsg == hashMsg) && ds.downloads() == before {
 							t.Errorf("VerifyFull on GCS made no download request (is the counter broken?)")
 						}
@@ -325,6 +332,9 @@ func TestVerifyRejectsAMalformedDigest(t *testing.T) {
 			t.Errorf("%s: Verify = %v, want an Unverifiable DamagedError", name, err)
 		} else if !strings.Contains(err.Error(), "recorded digest is invalid") {
 			t.Errorf("%s: error %q does not say the digest is invalid", name, err)
+		}
+		if b, errGet := GetVerified(ctx, m, "k", d); b != nil || errGet == nil || errGet.Error() != err.Error() {
+			t.Errorf("%s: GetVerified = %q, %v; want Verify's error", name, b, errGet)
 		}
 	}
 	if err := Verify(ctx, m, "k", good); err != nil {
