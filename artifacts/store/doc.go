@@ -9,9 +9,9 @@
 // ValidateKey rejects anything that could escape a folder or mean different
 // things in different stores: empty keys and segments, leading or trailing
 // slashes, "." and "..", backslashes, control characters (C0 with NUL,
-// DEL, and C1, which Cloud Storage advises against),
-// invalid UTF-8, more than 1024 bytes (GCS's limit), and segments starting
-// with ".tmp-", which Local reserves for its temporary files. Every method
+// DEL, and C1, which Cloud Storage advises against), invalid UTF-8, more
+// than 1024 bytes (GCS's limit), and segments starting with ".tmp-", which
+// Local reserves for its temporary files. Every method
 // validates its key and returns an error naming it. FuzzValidateKey checks
 // ValidateKey against an independent statement of this grammar (a regular
 // expression in the test), in both directions. List takes a plain
@@ -38,7 +38,7 @@
 // Memory: objects are copied in on Put/Commit and out on Get.
 //
 // Local files are created with mode 0666 less the process's umask (0644
-// under the usual umask 022), as any other program's files; folders 0777
+// under the usual umask 022), as any other program's files; folders 0755
 // less the umask.
 //
 // # Integrity: artifacts that prove themselves
