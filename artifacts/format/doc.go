@@ -64,6 +64,13 @@
 // UnmarshalJSON is strict (unknown fields and trailing data are errors)
 // so a typo in a hand-edited config is reported, not ignored.
 //
+// Tests: FuzzReadSafetensors (and a table test over every dtype, scalars,
+// empty tensors and awkward names and metadata) checks that encode → decode
+// → encode is the identity, dtypes, shapes and metadata included, and,
+// with a check independent of the reader (header length from the first 8
+// bytes, the header through plain encoding/json), that every accepted
+// file's tensors lie inside it and tile its data exactly.
+//
 // Errors from data (a malformed file, a bad record) are returned, prefixed
 // "format:"; the typed constructors (F32Tensor, ...) panic when the slice
 // length does not match the shape, which is a programmer error.

@@ -8,10 +8,13 @@
 // A key is a relative slash-separated path, "runs/bp/seed0/model.safetensors".
 // ValidateKey rejects anything that could escape a folder or mean different
 // things in different stores: empty keys and segments, leading or trailing
-// slashes, "." and "..", backslashes, control characters (NUL included),
-// invalid UTF-8, more than 1024 bytes (GCS's limit), and segments starting
-// with ".tmp-", which Local reserves for its temporary files. Every method
-// validates its key and returns an error naming it. List takes a plain
+// slashes, "." and "..", backslashes, control characters (C0 with NUL,
+// DEL, and C1, which Cloud Storage advises against), invalid UTF-8, more
+// than 1024 bytes (GCS's limit), and segments starting with ".tmp-", which
+// Local reserves for its temporary files. Every method
+// validates its key and returns an error naming it. FuzzValidateKey checks
+// ValidateKey against an independent statement of this grammar (a regular
+// expression in the test), in both directions. List takes a plain
 // string prefix, as GCS does ("runs/b" matches "runs/bp/x"), and returns
 // keys sorted; a folder is not an object (Exists is false for it).
 //
@@ -33,6 +36,38 @@
 // writer wins), and every request can be retried safely.
 //
 // Memory: objects are copied in on Put/Commit and out on Get.
+//
+// Local files are created with mode 0666 less the process's umask (0644
+// under the usual umask 022), as any other program's files; folders 0755
+// less the umask.
+//
+// # Integrity: artifacts that prove themselves
+//
+// A Digest records what an object held when it was written: size, SHA-256,
+// SHA-256 of its first HeadBytes (64 KiB) bytes, and CRC-32C. PutDigest
+// (Put) and CreateDigest (Create) return it; Sum and SumObject compute it
+// from bytes or a stored object. Its JSON form is meant for the record that
+// marks a stage done.
+//
+// Verify(ctx, st, key, digest) checks an object against its Digest as
+// cheaply as is sound: on GCS, by the size and CRC-32C Cloud Storage keeps
+// for every object (StoredChecksum: one metadata request, no download);
+// elsewhere, by reading objects of up to FullHashLimit (16 MiB) whole, and
+// by size plus the header hash for larger ones. VerifyFull always reads and
+// hashes everything; GetVerified is Get checked the same way, for artifacts
+// read whole anyway. A damaged object gives a *DamagedError, one line
+// naming it and what was found, that matches ErrDamaged (and ErrNotExist
+// when missing):
+//
+//	store: /out/train/ab12/model.safetensors: missing
+//	store: /out/train/ab12/model.safetensors: truncated: size 999080 want 1618984
+//	store: /out/train/ab12/model.safetensors: altered: size 1618985 want 1618984
+//	store: /out/train/ab12/model.safetensors: altered: hash mismatch (sha256 5e0c… want 91aa…)
+//
+// Any other error (permissions, network) is a failure to check, not
+// damage. On GCS every upload also carries a CRC-32C (Put sends the one of
+// its data; the storage client computes one for Create's stream), so Cloud
+// Storage rejects an upload whose bytes changed on the way.
 //
 // # Failures from outside
 //
@@ -83,4 +118,12 @@
 // (github.com/fsouza/fake-gcs-server) through a real HTTP listener, with a
 // front that injects 503s to test the retries, and further tests for the
 // preconditions, resumable uploads and the missing-bucket error.
+// integrity_test.go damages objects behind each store's back (deleted,
+// truncated, emptied, grown, a header byte and a last byte changed) and
+// checks what Verify and VerifyFull find, and that Verify on GCS downloads
+// nothing.
+//
+// Package storetest (artifacts/store/storetest) wraps a Store to fail on
+// purpose, for other packages' tests: Faulty fails the N-th write and every
+// later one, DiskFull fails a write midway as a full disk does.
 package store

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"sort"
@@ -144,11 +145,15 @@ func (g *GCS) objErr(op, key string, err error) error {
 // Put uploads data to key. If another writer changes the object between
 // the generation check and the upload (precondition failed, HTTP 412), Put
 // re-reads the generation and tries again, up to three times.
+//
+// The upload carries data's CRC-32C, so Cloud Storage rejects it if any
+// byte changed on the way.
 func (g *GCS) Put(ctx context.Context, key string, data []byte) error {
+	crc := crc32.Checksum(data, castagnoli)
 	var err error
 	for range 3 {
 		var w Writer
-		w, err = g.create(ctx, key, len(data))
+		w, err = g.create(ctx, key, len(data), &crc)
 		if err != nil {
 			return err
 		}
@@ -235,12 +240,14 @@ func (g *GCS) Delete(ctx context.Context, key string) error {
 // Create starts an upload to key. The object appears only when Commit
 // completes the upload; Abort cancels it and nothing appears.
 func (g *GCS) Create(ctx context.Context, key string) (Writer, error) {
-	return g.create(ctx, key, -1)
+	return g.create(ctx, key, -1, nil)
 }
 
 // create starts an upload; size >= 0 is the known total, which lets small
-// objects go up in one request.
-func (g *GCS) create(ctx context.Context, key string, size int) (Writer, error) {
+// objects go up in one request. A non-nil crc is the content's CRC-32C,
+// sent so the service checks the upload against it; otherwise the storage
+// client computes and sends one as the bytes stream through.
+func (g *GCS) create(ctx context.Context, key string, size int, crc *uint32) (Writer, error) {
 	o, err := g.object(key)
 	if err != nil {
 		return nil, err
@@ -262,7 +269,9 @@ func (g *GCS) create(ctx context.Context, key string, size int) (Writer, error) 
 		// would disable retries). The storage package rounds up to 256 KiB.
 		sw.ChunkSize = size + 1
 	}
-	sw.SendCRC32C = false
+	if crc != nil {
+		sw.CRC32C, sw.SendCRC32C = *crc, true
+	}
 	return &gcsWriter{g: g, key: key, w: sw, cancel: cancel}, nil
 }
 
@@ -309,6 +318,22 @@ func (w *gcsWriter) Abort() error {
 	w.cancel()  // the upload never completes, so the object never appears
 	w.w.Close() // returns context.Canceled; nothing to report
 	return nil
+}
+
+// StoredChecksum returns the size and CRC-32C Cloud Storage keeps for the
+// object at key (one metadata request, no download), so Verify needs no
+// download on GCS. ok is false if the service reported no CRC-32C (a zero
+// value is taken as none; Verify then reads the object instead).
+func (g *GCS) StoredChecksum(ctx context.Context, key string) (size int64, crc uint32, ok bool, err error) {
+	o, err := g.object(key)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	attrs, err := o.Attrs(ctx)
+	if err != nil {
+		return 0, 0, false, g.objErr("checking", key, err)
+	}
+	return attrs.Size, attrs.CRC32C, attrs.CRC32C != 0, nil
 }
 
 // Open returns a reader over the object at key, pinned to the generation

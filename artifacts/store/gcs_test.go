@@ -28,6 +28,12 @@ type emulator struct {
 	front *httptest.Server
 	fail  atomic.Int64 // requests still to fail with 503
 	seen  atomic.Int64 // 503s served
+	// downloads counts requests for object content (XML API reads and
+	// JSON API alt=media), as opposed to metadata, listing or uploads.
+	downloads atomic.Int64
+	// corrupt, when set, makes the front change the bytes "CORRUPT-ME" to
+	// "CORRUPTED!" in every upload it forwards, as a bad link would.
+	corrupt atomic.Bool
 }
 
 // newEmulator starts the fake GCS server and its failing front. PublicHost
@@ -59,6 +65,18 @@ func newEmulator(t *testing.T) *emulator {
 			return
 		}
 		e.fail.Store(0)
+		if r.Method == http.MethodGet && (r.URL.Query().Get("alt") == "media" ||
+			!strings.HasPrefix(r.URL.Path, "/storage/v1/") && !strings.HasPrefix(r.URL.Path, "/upload/")) {
+			e.downloads.Add(1)
+		}
+		if e.corrupt.Load() && strings.HasPrefix(r.URL.Path, "/upload/") && r.Body != nil {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(bytes.ReplaceAll(body, []byte("CORRUPT-ME"), []byte("CORRUPTED!"))))
+		}
 		inner.ServeHTTP(w, r)
 	}))
 	t.Cleanup(e.front.Close)
@@ -290,5 +308,41 @@ func TestOpenGSURIUsesTheEmulatorHost(t *testing.T) {
 	}
 	if got := e.objectNames(t); len(got) != 1 || got[0] != "via/uri/x" {
 		t.Fatalf("bucket holds %q, want [via/uri/x]", got)
+	}
+}
+
+func TestGCSRejectsAnUploadCorruptedOnTheWay(t *testing.T) {
+	e := newEmulator(t)
+	g := e.newGCS(t, e.client(t), "crc")
+	ctx := context.Background()
+	data := []byte("model bytes CORRUPT-ME end")
+	e.corrupt.Store(true)
+	err := g.Put(ctx, "m.safetensors", data)
+	e.corrupt.Store(false)
+	if err == nil {
+		got, _ := g.Get(ctx, "m.safetensors")
+		t.Fatalf("Put through a corrupting link succeeded; the bucket holds %q", got)
+	}
+	if names := e.objectNames(t); len(names) != 0 {
+		t.Fatalf("bucket holds %q after a rejected upload", names)
+	}
+	// The front does corrupt: without it the same Put stores the bytes.
+	if err := g.Put(ctx, "m.safetensors", data); err != nil {
+		t.Fatal(err)
+	}
+	e.corrupt.Store(true)
+	defer e.corrupt.Store(false)
+	w, err := g.Create(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A streamed upload is checked too: the storage client sends the
+	// CRC-32C it computed as the bytes went through.
+	w.Write(data)
+	if err := w.Commit(); err == nil {
+		t.Fatal("a streamed upload through a corrupting link was accepted")
+	}
+	if names := e.objectNames(t); len(names) != 1 {
+		t.Fatalf("bucket holds %q, want only the intact object", names)
 	}
 }

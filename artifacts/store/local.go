@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -34,7 +36,7 @@ func NewLocal(dir string) (*Local, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("store: cannot create output folder %s: %w; choose another folder or fix its permissions", abs, err)
 	}
-	f, err := os.CreateTemp(abs, tmpPrefix+"probe-*")
+	f, err := createTemp(abs, "probe")
 	if err != nil {
 		return nil, fmt.Errorf("store: output folder %s is not writable: %w; choose another folder or fix its permissions", abs, err)
 	}
@@ -199,11 +201,26 @@ func (l *Local) Create(ctx context.Context, key string) (Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store: cannot create folder %s for %q: %w; fix the output folder's permissions", dir, key, err)
 	}
-	f, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(p)+"-*")
+	f, err := createTemp(dir, filepath.Base(p))
 	if err != nil {
 		return nil, fmt.Errorf("store: cannot write in %s for %q: %w; fix the output folder's permissions or free space", dir, key, err)
 	}
 	return &localWriter{f: f, dst: p, key: key}, nil
+}
+
+// createTemp creates a new file "<dir>/.tmp-<base>-<random>" for writing.
+// Unlike os.CreateTemp (always 0600) it asks for mode 0666, so the file,
+// and the object it is renamed into, gets the mode the process's umask
+// gives new files: 0644 under the usual umask 022.
+func createTemp(dir, base string) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, tmpPrefix+base+"-"+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, tmpPrefix+base+"-*"), Err: fs.ErrExist}
 }
 
 // localWriter writes a temporary file and renames it on Commit.

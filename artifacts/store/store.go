@@ -7,6 +7,8 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -77,8 +79,9 @@ const maxKeyBytes = 1024
 // ValidateKey returns an error naming key unless key is a clean relative
 // slash-separated path: non-empty, at most 1024 bytes of valid UTF-8, no
 // leading or trailing slash, no empty, "." or ".." segment, no backslash, no
-// control character (NUL included), and no segment starting with ".tmp-"
-// (reserved for the local store's temporary files).
+// control character (C0 including NUL, DEL, or C1: U+0000–U+001F and
+// U+007F–U+009F), and no segment starting with ".tmp-" (reserved for the
+// local store's temporary files).
 //
 // "runs/bp/seed0/model.safetensors" is valid; "", "/a", "a//b", "../a",
 // "a/./b", "a\\b" and "a\x00b" are not.
@@ -101,7 +104,7 @@ func ValidateKey(key string) error {
 		return bad("contains a backslash")
 	}
 	for _, r := range key {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) { // C0, DEL and C1 (U+0080–U+009F)
 			return bad(fmt.Sprintf("contains control character %U", r))
 		}
 	}
@@ -149,6 +152,8 @@ func Join(parts ...string) string {
 //	mem://name[/prefix]    the process-wide in-memory store registered under
 //	                       name (created on first use), so tests and
 //	                       pipeline stages in one process share objects
+//	scheme://...           a store of a scheme registered with RegisterScheme
+//	                       (tests only)
 //	anything else          a local folder (see NewLocal), created if missing
 //
 // A prefix scopes every key: Open("gs://b/run1") stores "x" at gs://b/run1/x.
@@ -171,11 +176,43 @@ func Open(ctx context.Context, uri string) (Store, error) {
 		}
 		return registeredMemory(name).Sub(prefix), nil
 	case strings.Contains(uri, "://"):
+		scheme, _, _ := strings.Cut(uri, "://")
+		schemesMu.RLock()
+		open, ok := schemes[scheme]
+		schemesMu.RUnlock()
+		if ok {
+			return open(ctx, uri)
+		}
 		return nil, fmt.Errorf("store: %q: unknown scheme; use gs://bucket/prefix, mem://name or a local folder", uri)
 	case uri == "":
 		return nil, errors.New("store: empty location; give a local folder, gs://bucket/prefix or mem://name")
 	}
 	return NewLocal(uri)
+}
+
+// Opener opens the store a URI of a registered scheme names.
+type Opener func(ctx context.Context, uri string) (Store, error)
+
+var (
+	schemesMu sync.RWMutex
+	schemes   = map[string]Opener{}
+)
+
+// RegisterScheme makes Open hand every URI "scheme://..." to open. It exists
+// for tests: package storetest registers "fault", so a pipeline whose
+// output location is a "fault://" URI writes through a store that fails on
+// purpose. It panics if scheme is empty, contains ":" or "/", is "gs" or
+// "mem", or is already registered.
+func RegisterScheme(scheme string, open Opener) {
+	if scheme == "" || strings.ContainsAny(scheme, ":/") || scheme == "gs" || scheme == "mem" || open == nil {
+		panic(fmt.Sprintf("store: RegisterScheme(%q): invalid or reserved scheme, or nil opener", scheme))
+	}
+	schemesMu.Lock()
+	defer schemesMu.Unlock()
+	if _, dup := schemes[scheme]; dup {
+		panic(fmt.Sprintf("store: RegisterScheme(%q): already registered", scheme))
+	}
+	schemes[scheme] = open
 }
 
 // splitURI splits "scheme://name/prefix" into name and a validated prefix

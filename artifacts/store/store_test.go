@@ -7,8 +7,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestValidateKey(t *testing.T) {
@@ -75,16 +79,70 @@ func TestJoin(t *testing.T) {
 	}
 }
 
-// FuzzValidateKey checks that every accepted key is a clean relative path
-// that stays inside a local store's folder, and that every rejection names
-// the key.
+// keyGrammar is ValidateKey's documented grammar written independently, as
+// a regular expression over segments: a segment is one or more characters
+// other than '/', '\' and control characters (C0, DEL, C1), and not ".",
+// "..", nor anything starting with ".tmp-". Spelled out without lookahead,
+// a segment either does not start with '.'; or is '.' then a character
+// other than '.' and 't'; or ".." then at least one character; or ".t",
+// ".tm", ".tmp" alone or followed by a character other than the next of
+// "mp-".
+var keyGrammar = func() *regexp.Regexp {
+	const c = `[^/\\\x00-\x1f\x7f-\x9f]` // a segment character
+	const not = `/\\\x00-\x1f\x7f-\x9f`  // what no segment character is
+	seg := `(?:` + strings.Join([]string{
+		`[^.` + not + `]` + c + `*`,
+		`\.[^.t` + not + `]` + c + `*`,
+		`\.\.` + c + `+`,
+		`\.t(?:[^m` + not + `]` + c + `*)?`,
+		`\.tm(?:[^p` + not + `]` + c + `*)?`,
+		`\.tmp(?:[^-` + not + `]` + c + `*)?`,
+	}, "|") + `)`
+	return regexp.MustCompile(`^` + seg + `(?:/` + seg + `)*$`)
+}()
+
+// validByGrammar reports whether key is valid by the documented grammar:
+// at most 1024 bytes of valid UTF-8 matching keyGrammar (and, on Windows,
+// not starting with a volume name).
+func validByGrammar(key string) bool {
+	if len(key) > 1024 || !utf8.ValidString(key) || !keyGrammar.MatchString(key) {
+		return false
+	}
+	return runtime.GOOS != "windows" || filepath.VolumeName(filepath.FromSlash(key)) == ""
+}
+
+func TestKeyGrammarOracle(t *testing.T) {
+	// The oracle itself, on cases decided by reading the documentation.
+	for key, want := range map[string]bool{
+		"runs/bp/seed0/model.safetensors": true, "a": true, "...": true, "..a": true, ".t": true,
+		".tm": true, ".tmp": true, ".tmpx": true, "a/.tmp/b": true, ".hidden": true, "a.tmp-": true,
+		"é/ü": true, "x:y": true, "a b": true, "\ufffd": true,
+		"": false, "/a": false, "a/": false, "a//b": false, ".": false, "..": false, "a/./b": false,
+		"a/../b": false, "a\\b": false, "a\x00b": false, "a\nb": false, "a\x7fb": false, "a\u0085b": false,
+		"a\u009fb": false, ".tmp-": false, "a/.tmp-x": false, "\xff": false,
+		strings.Repeat("a", 1024): true, strings.Repeat("a", 1025): false,
+	} {
+		if got := validByGrammar(key); got != want {
+			t.Errorf("validByGrammar(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
+
+// FuzzValidateKey checks ValidateKey against the documented grammar in
+// both directions (valid ⇔ validByGrammar), that every accepted key is a
+// clean relative path that stays inside a local store's folder, and that
+// every rejection names the key.
 func FuzzValidateKey(f *testing.F) {
-	for _, s := range []string{"runs/bp/seed0/model.safetensors", "", "/a", "a//b", "../a", "a/./b", "a\\b", "a\x00b", "C:x", "a/.tmp-1", "..", "é/ü"} {
+	for _, s := range []string{"runs/bp/seed0/model.safetensors", "", "/a", "a//b", "../a", "a/./b", "a\\b", "a\x00b", "C:x", "a/.tmp-1", "..", "é/ü",
+		"...", ".tmp", ".tmpx", "a/.t", "a\u0085b", "a\x7f", "\xc3", strings.Repeat("ab/", 341) + "a", strings.Repeat("ab/", 341) + "ab"} {
 		f.Add(s)
 	}
 	root := filepath.Join(string(filepath.Separator), "out", "root")
 	f.Fuzz(func(t *testing.T, key string) {
 		err := ValidateKey(key)
+		if want := validByGrammar(key); (err == nil) != want {
+			t.Fatalf("ValidateKey(%q) = %v, but the documented grammar says valid=%v", key, err, want)
+		}
 		if err != nil {
 			if !strings.Contains(err.Error(), fmt.Sprintf("%q", key)) {
 				t.Fatalf("error %q does not name key %q", err, key)
@@ -229,5 +287,29 @@ func TestGetThroughAFileIsNotExist(t *testing.T) {
 	l.Put(ctx, "a", []byte("file"))
 	if _, err := l.Get(ctx, "a/b"); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("Get(a/b) with a a file: %v, want ErrNotExist", err)
+	}
+}
+
+// registerTestScheme registers once per process, so -count=N works.
+var registerTestScheme sync.Once
+
+func TestRegisterSchemeRefusesReservedAndRepeatedSchemes(t *testing.T) {
+	open := func(context.Context, string) (Store, error) { return NewMemory(), nil }
+	registerTestScheme.Do(func() { RegisterScheme("storetest-scheme", open) })
+	if s, err := Open(context.Background(), "storetest-scheme://x"); err != nil || s == nil {
+		t.Fatalf("Open of a registered scheme = %v, %v", s, err)
+	}
+	for _, scheme := range []string{"", "gs", "mem", "a:b", "a/b", "storetest-scheme"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("RegisterScheme(%q) did not panic", scheme)
+				}
+			}()
+			RegisterScheme(scheme, open)
+		}()
+	}
+	if _, err := Open(context.Background(), "other-scheme://x"); err == nil || !strings.Contains(err.Error(), "unknown scheme") {
+		t.Fatalf("Open of an unregistered scheme = %v", err)
 	}
 }
