@@ -1,7 +1,6 @@
 package transforms
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -12,21 +11,16 @@ import (
 	"github.com/fabeam/fabeam/engine/nn"
 )
 
-func init() {
-	RegisterAnalysis("analysis", summaryAnalysis)
-}
-
-// summaryAnalysis is the Report hook for what needs no stage of its own:
-// the alignment summary (results.alignment) from the histories, and the
+// addAlignment is the part of Report that needs no stage of its own: the
+// alignment summary (results.alignment) from the histories, and the
 // differences from the paper that follow from the configuration.
-func summaryAnalysis(_ context.Context, env *ReportEnv) error {
-	al, notes := AlignmentSummaries(env.Histories)
+func (rep *studyReport) addAlignment() {
+	al, notes := AlignmentSummaries(rep.Histories)
 	if len(al) > 0 {
-		env.Results.Alignment = al
+		rep.Results.Alignment = al
 	}
-	env.Differences = append(env.Differences, notes...)
-	env.Differences = append(env.Differences, analysisDifferences(env.Cfg)...)
-	return nil
+	rep.Differences = append(rep.Differences, notes...)
+	rep.Differences = append(rep.Differences, analysisDifferences(rep.Cfg)...)
 }
 
 // AlignmentSummaries summarises each rule's alignment metrics over its
@@ -170,7 +164,7 @@ func FeedbackParams(rule string) (stored, derived int64, err error) {
 // manifest.json holds: each run's mean images/s and backward share of step
 // time over the epochs it trained, skipped runs reporting the execution
 // that trained them), their means over seeds.
-func efficiencyRows(env *ReportEnv) []figures.EfficiencyRow {
+func efficiencyRows(env *studyReport) []figures.EfficiencyRow {
 	type acc struct {
 		ips, share    float64
 		nIPS, nShares int

@@ -22,7 +22,6 @@ import (
 func init() {
 	beam.RegisterType(reflect.TypeOf((*ExtractResult)(nil)).Elem())
 	register.DoFn3x1[context.Context, RunResult, func(ExtractResult), error](&ExtractFn{})
-	register.Function1x1[ExtractResult, Record](extractRecord)
 	register.Emitter1[ExtractResult]()
 }
 
@@ -56,8 +55,6 @@ func Extract(s beam.Scope, c Config, runs beam.PCollection) beam.PCollection {
 	s = s.Scope("transforms.Extract")
 	return beam.ParDo(s, &ExtractFn{Cfg: c}, beam.Reshuffle(s, runs))
 }
-
-func extractRecord(e ExtractResult) Record { return NewRecord(KindExtract, e) }
 
 // ExtractFn extracts one model's features.
 type ExtractFn struct {
