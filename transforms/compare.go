@@ -2,7 +2,6 @@ package transforms
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -247,7 +246,7 @@ func (f *CompareFn) pair(ctx context.Context, st store.Store, row, col ExtractRe
 		if err != nil {
 			return res, fmt.Errorf("compare: %w (check the cka settings of the configuration)", err)
 		}
-		res.Entries, res.Notes = finiteEntries(entries, what)
+		res.Entries, res.Notes = finiteEntries(ckaEntries(entries), what)
 	}
 	res.WallSeconds = time.Since(start).Seconds()
 	if err := putJSON(ctx, st, marker, res); err != nil {
@@ -359,6 +358,8 @@ func readFeatures(ctx context.Context, st store.Store, key string, n, d int) ([]
 	if err != nil {
 		return nil, fmt.Errorf("compare: %s: %w", st.URI(key), err)
 	}
+	// Read in 1 MiB chunks decoded by artifacts/format, so conv1's 1.5 GB
+	// never exists twice.
 	out := make([]float32, n*d)
 	buf := make([]byte, 1<<20)
 	for i := 0; i < len(out); {
@@ -366,10 +367,11 @@ func readFeatures(ctx context.Context, st store.Store, key string, n, d int) ([]
 		if _, err := io.ReadFull(sec, buf[:4*k]); err != nil {
 			return nil, fmt.Errorf("compare: reading %s: %w", st.URI(key), err)
 		}
-		for j := range k {
-			out[i+j] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*j:]))
+		v, err := format.Tensor{Name: "features", DType: "F32", Shape: []int{k}, Data: buf[:4*k]}.Float32s()
+		if err != nil {
+			return nil, fmt.Errorf("compare: reading %s: %w", st.URI(key), err)
 		}
-		i += k
+		i += copy(out[i:], v)
 	}
 	return out, nil
 }
@@ -450,5 +452,5 @@ func perClass(ctx context.Context, env *studyReport) (map[string]results.PerClas
 		env.Differences = append(env.Differences, "Per-class accuracy left out: "+err.Error()+".")
 		return nil, nil
 	}
-	return pc, nil
+	return perClassResults(pc), nil
 }

@@ -51,7 +51,7 @@ func TestRunKeyIgnoresTheOutputLocation(t *testing.T) {
 }
 
 func TestPaperGridHas37PointsAsInNotes(t *testing.T) {
-	// paper/NOTES.md: bp 3 lr × 2 wd, three rules 3 lr × 3 sigma, usf_sn 4 lr.
+	// docs/paper.md: bp 3 lr × 2 wd, three rules 3 lr × 3 sigma, usf_sn 4 lr.
 	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4}
 	g := PaperGrid()
 	total := 0
@@ -117,7 +117,7 @@ func TestValidateNamesTheFieldAndWhatIsAllowed(t *testing.T) {
 		{"no data", func(c *Config) { c.Synthetic, c.Data = false, "" }, []string{"--data", "data_batch_1.bin"}},
 		{"bad preset", func(c *Config) { c.Preset = "x" }, []string{"--preset", "paper, quick, smoke"}},
 		{"grid missing rule", func(c *Config) { delete(c.GridPoints, "usf_sn") }, []string{"GridPoints", "usf_sn"}},
-		{"negative lr", func(c *Config) { c.GridPoints["bp"] = []Point{{LR: -1}} }, []string{"GridPoints[bp]", "lr must be positive"}},
+		{"negative lr", func(c *Config) { c.GridPoints["bp"] = []Point{{LR: -1}} }, []string{"GridPoints[bp]", "positive finite learning rate"}},
 		{"chosen missing without grid", func(c *Config) { c.Grid = false; delete(c.Chosen, "bp") }, []string{"Chosen", `"bp"`}},
 		{"tiny CKA batch", func(c *Config) { c.CKA.BatchSize = 3 }, []string{"CKA", "n-3"}},
 		{"too few synthetic", func(c *Config) { c.SyntheticTrain = 5 }, []string{"SyntheticTrain", "at least 20"}},

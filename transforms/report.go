@@ -92,7 +92,7 @@ func (f *ReportFn) ProcessElement(ctx context.Context, _ int, grid, runs func(*R
 	if err := rep.addRuns(ctx); err != nil {
 		return err
 	}
-	rep.addAlignment()
+	rep.addAlignment(ctx)
 	if err := rep.addComparisons(ctx); err != nil {
 		return err
 	}
@@ -223,51 +223,53 @@ type gathered struct {
 // in grid order, seeds ascending; comparisons by seed with each seed's
 // noise ceiling (bp against bp) after its rules.
 func (g *gathered) sort() {
-	byRule := func(a, b string) int {
-		if d := ruleIndex(a) - ruleIndex(b); d != 0 {
-			return d
-		}
-		return strings.Compare(a, b)
+	slices.SortFunc(g.Grid, compareRuns)
+	slices.SortFunc(g.Runs, compareRuns)
+	slices.SortFunc(g.Extracts, func(a, b ExtractResult) int { return compareRuleSeed(a.Rule, a.Seed, b.Rule, b.Seed) })
+	slices.SortFunc(g.Comparisons, compareComparisons)
+	slices.SortFunc(g.Saliency, func(a, b SaliencyRecord) int { return compareRuleSeed(a.Rule, a.Seed, b.Rule, b.Seed) })
+}
+
+// compareRuns orders runs by rule (nn.RuleNames order, then name), grid
+// index and seed.
+func compareRuns(a, b RunResult) int {
+	if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
+		return d
 	}
-	runs := func(a, b RunResult) int {
-		if d := byRule(a.Rule, b.Rule); d != 0 {
-			return d
-		}
-		if d := a.Index - b.Index; d != 0 {
-			return d
-		}
+	if d := strings.Compare(a.Rule, b.Rule); d != 0 {
+		return d
+	}
+	if d := a.Index - b.Index; d != 0 {
+		return d
+	}
+	return a.Seed - b.Seed
+}
+
+// compareRuleSeed orders by rule (nn.RuleNames order), then seed.
+func compareRuleSeed(ra string, sa int, rb string, sb int) int {
+	if d := ruleIndex(ra) - ruleIndex(rb); d != 0 {
+		return d
+	}
+	return sa - sb
+}
+
+// compareComparisons orders comparisons by seed, each seed's noise ceiling
+// (a rule against itself) after its rules, rules in nn.RuleNames order.
+func compareComparisons(a, b CompareResult) int {
+	if a.Seed != b.Seed {
 		return a.Seed - b.Seed
 	}
-	slices.SortFunc(g.Grid, runs)
-	slices.SortFunc(g.Runs, runs)
-	slices.SortFunc(g.Extracts, func(a, b ExtractResult) int {
-		if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
-			return d
+	ca, cb := a.Rule == a.Reference, b.Rule == b.Reference
+	if ca != cb { // the ceiling last
+		if ca {
+			return 1
 		}
-		return a.Seed - b.Seed
-	})
-	slices.SortFunc(g.Comparisons, func(a, b CompareResult) int {
-		if a.Seed != b.Seed {
-			return a.Seed - b.Seed
-		}
-		ca, cb := a.Rule == a.Reference, b.Rule == b.Reference
-		if ca != cb { // the ceiling last
-			if ca {
-				return 1
-			}
-			return -1
-		}
-		if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
-			return d
-		}
-		return a.ReferenceSeed - b.ReferenceSeed
-	})
-	slices.SortFunc(g.Saliency, func(a, b SaliencyRecord) int {
-		if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
-			return d
-		}
-		return a.Seed - b.Seed
-	})
+		return -1
+	}
+	if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
+		return d
+	}
+	return a.ReferenceSeed - b.ReferenceSeed
 }
 
 // StageTiming is one stage execution's wall clock, in manifest.json.

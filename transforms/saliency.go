@@ -18,7 +18,6 @@ import (
 	"github.com/fabeam/fabeam/engine/cifar"
 	"github.com/fabeam/fabeam/engine/nn"
 	"github.com/fabeam/fabeam/engine/saliency"
-	"github.com/fabeam/fabeam/engine/train"
 )
 
 func init() {
@@ -119,23 +118,17 @@ func runSaliency(ctx context.Context, c Config, run RunResult) (SaliencyRecord, 
 	case ds.Test.ClassCounts()[o.Class] == 0:
 		res.Note = fmt.Sprintf("%s left out: the test set has no image of class %d (%s).", what, o.Class, cifar.ClassNames[o.Class])
 	default:
-		mk := store.Join(run.Key, ModelFile)
-		rd, err := st.Open(ctx, mk)
+		p, err := loadModel(ctx, st, run.Key)
 		if err != nil {
 			return res, fmt.Errorf("saliency: %w", err)
-		}
-		p, _, _, err := train.DecodeModel(rd, rd.Size(), st.URI(mk))
-		rd.Close()
-		if err != nil {
-			return res, err
 		}
 		sr, err := saliency.Analyze(p, cifar.CenterCropSet(ds.Test), ds.Test.Labels, o)
 		if err != nil {
 			return res, fmt.Errorf("saliency: %s seed %d: %w", run.Rule, run.Seed, err)
 		}
 		sr.Seed = run.Seed
-		if finiteSaliency(sr) {
-			res.Result = sr
+		if r := saliencyResult(sr); finiteSaliency(r) {
+			res.Result = r
 		} else {
 			res.Note = what + " left out: an importance or activation is NaN or infinite."
 		}
