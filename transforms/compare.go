@@ -132,7 +132,7 @@ func compareTasks(all []ExtractResult) []CompareTask {
 	bp := map[int]ExtractResult{}
 	var seeds []int
 	for _, e := range all {
-		if e.Rule == "bp" {
+		if e.Rule == nn.Reference {
 			bp[e.Seed] = e
 			seeds = append(seeds, e.Seed)
 		}
@@ -145,7 +145,7 @@ func compareTasks(all []ExtractResult) []CompareTask {
 	for _, s := range seeds {
 		t := CompareTask{Seed: s, Ref: bp[s]}
 		for _, e := range all {
-			if e.Seed == s && e.Rule != "bp" {
+			if e.Seed == s && e.Rule != nn.Reference {
 				t.Rules = append(t.Rules, e)
 			}
 		}

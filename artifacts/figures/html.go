@@ -189,7 +189,7 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 		ours := matrixView(title, g.Matrix)
 		if g.Subset == "all" && !g.NoiseCeiling() {
 			pair := ckaPair{Ours: ours}
-			if pm, ok := PaperCKA[g.Rule]; ok && g.Reference == "bp" {
+			if pm, ok := PaperCKA[g.Rule]; ok && g.Reference == nn.Reference {
 				m := make([][]float64, len(pm))
 				for i := range pm {
 					m[i] = pm[i][:]

@@ -220,7 +220,7 @@ func CeilingPairs(seeds []int) []Pair {
 	}
 	out := make([]Pair, len(seeds))
 	for i, s := range seeds {
-		out[i] = Pair{Seed: s, Rule: "bp", Reference: "bp", ReferenceSeed: seeds[(i+1)%len(seeds)]}
+		out[i] = Pair{Seed: s, Rule: nn.Reference, Reference: nn.Reference, ReferenceSeed: seeds[(i+1)%len(seeds)]}
 	}
 	return out
 }
@@ -281,12 +281,12 @@ func PerClass(labels []uint8, pred map[string][][]int) (map[string]ClassResult, 
 		}
 		out[rule] = ClassResult{Accuracy: mean, WorstClassIdx: -1}
 	}
-	bp, ok := out["bp"]
+	bp, ok := out[nn.Reference]
 	if !ok {
 		return out, nil
 	}
 	for rule, pc := range out {
-		if rule == "bp" {
+		if rule == nn.Reference {
 			continue
 		}
 		pc.DeficitVsBP = make([]float64, nn.NumClasses)

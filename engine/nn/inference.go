@@ -35,7 +35,7 @@ func ForwardDataset(p *Params, x []float32, batch int, visit func(*Block) error)
 	if n == 0 {
 		return nil
 	}
-	rule, err := NewRule("bp", 0, 0)
+	rule, err := NewRule(Reference, 0, 0)
 	if err != nil {
 		panic("nn: " + err.Error())
 	}

@@ -21,6 +21,11 @@ const (
 	FamilySignConcordant Family = "sign-concordant"
 )
 
+// Reference is the name of the reference rule, backpropagation: the rule
+// every other is compared with, and the one whose backward pass gives true
+// gradients (used wherever a plain network is needed).
+const Reference = "bp"
+
 // Hyper is one setting of a learning rule's hyper-parameters: Adam's
 // learning rate LR, its coupled L2 coefficient WeightDecay, and the
 // standard deviation Sigma of the fixed feedback tensors B0 (0 for rules

@@ -51,7 +51,7 @@ func checkInput(where string, x []float32, n, batch int) {
 // bpModel returns a plain backprop model over p, so that every gradient it
 // computes is the true gradient whatever rule trained p.
 func bpModel(p *nn.Params, batch int) *nn.Model {
-	rule, err := nn.NewRule("bp", 0, 0)
+	rule, err := nn.NewRule(nn.Reference, 0, 0)
 	if err != nil {
 		panic("saliency: " + err.Error())
 	}
