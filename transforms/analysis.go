@@ -9,23 +9,37 @@ import (
 
 	"github.com/fabeam/fabeam/artifacts/figures"
 	"github.com/fabeam/fabeam/artifacts/results"
+	"github.com/fabeam/fabeam/engine/cifar"
 	"github.com/fabeam/fabeam/engine/nn"
 )
 
-func init() {
-	RegisterAnalysis("analysis", summaryAnalysis)
+// addAlignment is the part of Report that needs no stage of its own: the
+// alignment summary (results.alignment) from the histories, and the
+// differences from the paper that follow from the configuration.
+func (rep *studyReport) addAlignment(ctx context.Context) {
+	al, notes := AlignmentSummaries(rep.Histories)
+	if len(al) > 0 {
+		rep.Results.Alignment = al
+	}
+	rep.Differences = append(rep.Differences, notes...)
+	if !rep.Cfg.Synthetic {
+		rep.Differences = append(rep.Differences, testDataNote(ctx, rep.Cfg.Data)...)
+	}
+	rep.Differences = append(rep.Differences, analysisDifferences(rep.Cfg)...)
 }
 
-// summaryAnalysis is the Report hook for what needs no stage of its own:
-// the alignment summary (results.alignment) from the histories, and the
-// differences from the paper that follow from the configuration.
-func summaryAnalysis(_ context.Context, env *ReportEnv) error {
-	al, notes := AlignmentSummaries(env.Histories)
-	if len(al) > 0 {
-		env.Results.Alignment = al
+// testDataNote says, when the CIFAR-10 test batch in dir is not the
+// official one (its MD5 is not cifar.TestFileMD5), what that means for the
+// comparison with the paper; it is empty for the official file.
+func testDataNote(ctx context.Context, dir string) []string {
+	sum, err := testBatchMD5(ctx, dir)
+	switch {
+	case err != nil:
+		return []string{fmt.Sprintf("The CIFAR-10 test batch could not be checksummed (%v), so whether it holds the official test images is unknown.", err)}
+	case sum != cifar.TestFileMD5:
+		return []string{fmt.Sprintf("The CIFAR-10 test batch (%s) has MD5 %s, not the official %s: it passed the format checks but does not hold exactly the official test images (for example, images decoded from JPEG), so test accuracy, per-class accuracy, the CKA images and the exemplars are not exactly comparable with the paper's.",
+			cifar.TestFile, sum, cifar.TestFileMD5)}
 	}
-	env.Differences = append(env.Differences, notes...)
-	env.Differences = append(env.Differences, analysisDifferences(env.Cfg)...)
 	return nil
 }
 
@@ -137,30 +151,15 @@ func (m *layerMeans) mean() map[string]float64 {
 }
 
 // FeedbackParams returns the feedback parameters rule stores beyond bp
-// (its fixed tensors B0: fa_random's dense conv2 operator 2304×6400 plus
-// fc1..fc3's B0 of W's shape; fa_toeplitz's 64×64×5×5 kernel plus the same;
-// usf_init's |B0|, the same count as fa_toeplitz) and the parameters it
-// derives from W at every step into a scratch operator (usf_init and usf_sn:
-// one value per weight of conv2..fc3; usf_sn stores nothing but computes
-// sign(W)·‖W‖/‖sign(W)‖ each step). bp has neither. It returns an error
-// for an unknown rule.
+// (its fixed tensors B0) and the operator values it derives from W at
+// every step, as the rule declares them (nn.RuleSpec.StoredFeedback and
+// DerivedFeedback). It returns an error for an unknown rule.
 func FeedbackParams(rule string) (stored, derived int64, err error) {
-	r, err := nn.NewRule(rule, 0.01, 0) // sigma and seed change values, not counts
+	s, err := nn.Spec(rule)
 	if err != nil {
 		return 0, 0, err
 	}
-	if fb, ok := r.(nn.FeedbackTensors); ok {
-		for _, t := range fb.Feedback() {
-			stored += int64(len(t.Data))
-		}
-	}
-	if strings.HasPrefix(rule, "usf_") {
-		p := nn.NewParams()
-		for l := nn.Conv2; l < nn.NumLayers; l++ {
-			derived += int64(len(p.Weight(l)))
-		}
-	}
-	return stored, derived, nil
+	return s.StoredFeedback, s.DerivedFeedback, nil
 }
 
 // efficiencyRows builds the efficiency table, one row per configured rule
@@ -170,7 +169,7 @@ func FeedbackParams(rule string) (stored, derived int64, err error) {
 // manifest.json holds: each run's mean images/s and backward share of step
 // time over the epochs it trained, skipped runs reporting the execution
 // that trained them), their means over seeds.
-func efficiencyRows(env *ReportEnv) []figures.EfficiencyRow {
+func efficiencyRows(env *studyReport) []figures.EfficiencyRow {
 	type acc struct {
 		ips, share    float64
 		nIPS, nShares int
@@ -214,9 +213,6 @@ func efficiencyRows(env *ReportEnv) []figures.EfficiencyRow {
 // the configuration (the training differences are in differences).
 func analysisDifferences(c Config) []string {
 	var d []string
-	if !c.Synthetic {
-		d = append(d, "Our copy of CIFAR-10 is not byte-identical: test images 1,000–9,999 were decoded from JPEG (lossy; training images and test images 0–999 are exact; see the data's SOURCE.md), which slightly shifts test accuracy, the CKA images and the exemplars.")
-	}
 	seeds := make([]string, len(c.Seeds))
 	for i, s := range c.Seeds {
 		seeds[i] = fmt.Sprint(s)

@@ -3,6 +3,8 @@ package transforms
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -310,6 +312,36 @@ func TestSmokeHasTheAnalysisSections(t *testing.T) {
 	for _, k := range []string{"compare", "saliency"} {
 		if _, ok := man.Extra[k]; !ok {
 			t.Errorf("manifest.json extra lacks %q", k)
+		}
+	}
+}
+
+func TestTestDataNoteOnlyForANonOfficialTestBatch(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b := []byte("not the official test batch")
+	if err := os.WriteFile(filepath.Join(dir, cifar.TestFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := md5.Sum(b)
+	notes := testDataNote(ctx, dir)
+	if len(notes) != 1 || !strings.Contains(notes[0], hex.EncodeToString(sum[:])) || !strings.Contains(notes[0], "not the official") {
+		t.Errorf("a non-official test batch gives notes %q, want one naming its MD5 %x", notes, sum)
+	}
+	if notes := testDataNote(ctx, t.TempDir()); len(notes) != 1 || !strings.Contains(notes[0], "could not be checksummed") {
+		t.Errorf("a missing test batch gives notes %q", notes)
+	}
+	// With the real data, the note appears exactly when its MD5 differs
+	// from the official one.
+	if real := os.Getenv("FABEAM_CIFAR10"); real != "" {
+		b, err := os.ReadFile(filepath.Join(real, cifar.TestFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := md5.Sum(b)
+		official := hex.EncodeToString(sum[:]) == "803d5f7f4d78ea53de84dbe85f74fb6d"
+		if notes := testDataNote(ctx, real); (len(notes) == 0) != official {
+			t.Errorf("real data (official: %v) gives notes %q", official, notes)
 		}
 	}
 }

@@ -2,8 +2,6 @@ package transforms
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -28,18 +26,15 @@ func init() {
 	beam.RegisterType(reflect.TypeOf((*CompareTask)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*CompareResult)(nil)).Elem())
 	register.DoFn3x0[int, func(*ExtractResult) bool, func(CompareTask)](&CompareTasksFn{})
-	register.DoFn3x1[context.Context, CompareTask, func(Record), error](&CompareFn{})
-	register.Function2x0[RunResult, func(Record)](dropRuns)
+	register.DoFn3x1[context.Context, CompareTask, func(CompareResult), error](&CompareFn{})
 	register.Emitter1[CompareTask]()
+	register.Emitter1[CompareResult]()
 	register.Iter1[ExtractResult]()
-	RegisterStage("compare", compareStage)
-	RegisterAnalysis("compare", compareAnalysis)
 }
 
-// Compare stage names: the record kind, the stage (key prefix) and the
-// completion marker under a comparison's key.
+// Compare stage names: the stage (key prefix) and the completion marker
+// under a comparison's key.
 const (
-	KindCompare  = "compare"
 	StageCompare = "compare"
 	CompareFile  = "compare.json"
 )
@@ -58,8 +53,8 @@ type CompareTask struct {
 // CompareResult is one comparison (rule model of Seed, rows, against
 // Reference of ReferenceSeed, columns): its CKA entries on the three
 // subsets, free of NaN, and notes on whatever was left out and why. It is
-// stored as CompareFile under Key and travels to Report as a KindCompare
-// Record. WallSeconds goes to manifest.json only.
+// stored as CompareFile under Key and travels to Report. WallSeconds goes
+// to manifest.json only.
 type CompareResult struct {
 	Key           string             `json:"key"`
 	Seed          int                `json:"seed"`
@@ -93,21 +88,18 @@ func CompareKey(c Config, row, col ExtractResult) string {
 		[]string{compare.SubsetAll, compare.SubsetBothCorrect, compare.SubsetRefOnly}}, row.Key, col.Key)
 }
 
-// compareStage is the Compare stage: extracts grouped into one task per
-// seed (Reshuffled so seeds run in parallel), each task's comparisons run
-// by CompareFn. Without extraction it emits nothing.
-func compareStage(s beam.Scope, c Config, runs, extracts beam.PCollection) beam.PCollection {
-	if !extracts.IsValid() {
-		return beam.ParDo(s, dropRuns, runs)
-	}
+// Compare measures how like bp each rule's representations are: the
+// extractions are grouped into one CompareTask per seed that has a bp
+// model (Reshuffled, so seeds run side by side), and CompareFn compares
+// each rule's model of the seed with its bp model, and bp with bp of the
+// next seed (the noise ceiling), by minibatch CKA on three subsets.
+// In: PCollection<ExtractResult>; out: PCollection<CompareResult>.
+func Compare(s beam.Scope, c Config, extracts beam.PCollection) beam.PCollection {
+	s = s.Scope("transforms.Compare")
 	grouped := beam.GroupByKey(s, beam.AddFixedKey(s, extracts))
 	tasks := beam.Reshuffle(s, beam.ParDo(s, &CompareTasksFn{Cfg: c}, grouped))
 	return beam.ParDo(s, &CompareFn{Cfg: c}, tasks)
 }
-
-// dropRuns emits nothing: an analysis stage's empty output when its input
-// is switched off.
-func dropRuns(RunResult, func(Record)) {}
 
 // CompareTasksFn turns every extraction into one CompareTask per seed that
 // has a bp model.
@@ -140,7 +132,7 @@ func compareTasks(all []ExtractResult) []CompareTask {
 	bp := map[int]ExtractResult{}
 	var seeds []int
 	for _, e := range all {
-		if e.Rule == "bp" {
+		if e.Rule == nn.Reference {
 			bp[e.Seed] = e
 			seeds = append(seeds, e.Seed)
 		}
@@ -153,7 +145,7 @@ func compareTasks(all []ExtractResult) []CompareTask {
 	for _, s := range seeds {
 		t := CompareTask{Seed: s, Ref: bp[s]}
 		for _, e := range all {
-			if e.Seed == s && e.Rule != "bp" {
+			if e.Seed == s && e.Rule != nn.Reference {
 				t.Rules = append(t.Rules, e)
 			}
 		}
@@ -173,8 +165,8 @@ type CompareFn struct {
 }
 
 // ProcessElement compares every rule of the task's seed against its bp
-// model, then bp against the ceiling's bp, emitting one Record per pair.
-func (f *CompareFn) ProcessElement(ctx context.Context, t CompareTask, emit func(Record)) error {
+// model, then bp against the ceiling's bp, emitting one result per pair.
+func (f *CompareFn) ProcessElement(ctx context.Context, t CompareTask, emit func(CompareResult)) error {
 	st, err := openStore(ctx, f.Cfg.Out)
 	if err != nil {
 		return err
@@ -193,14 +185,14 @@ func (f *CompareFn) ProcessElement(ctx context.Context, t CompareTask, emit func
 		if err != nil {
 			return err
 		}
-		emit(NewRecord(KindCompare, r))
+		emit(r)
 	}
 	for _, e := range t.Ceiling {
 		r, err := f.pair(ctx, st, t.Ref, e, loadRef, nil)
 		if err != nil {
 			return err
 		}
-		emit(NewRecord(KindCompare, r))
+		emit(r)
 	}
 	return nil
 }
@@ -254,7 +246,7 @@ func (f *CompareFn) pair(ctx context.Context, st store.Store, row, col ExtractRe
 		if err != nil {
 			return res, fmt.Errorf("compare: %w (check the cka settings of the configuration)", err)
 		}
-		res.Entries, res.Notes = finiteEntries(entries, what)
+		res.Entries, res.Notes = finiteEntries(ckaEntries(entries), what)
 	}
 	res.WallSeconds = time.Since(start).Seconds()
 	if err := putJSON(ctx, st, marker, res); err != nil {
@@ -366,6 +358,8 @@ func readFeatures(ctx context.Context, st store.Store, key string, n, d int) ([]
 	if err != nil {
 		return nil, fmt.Errorf("compare: %s: %w", st.URI(key), err)
 	}
+	// Read in 1 MiB chunks decoded by artifacts/format, so conv1's 1.5 GB
+	// never exists twice.
 	out := make([]float32, n*d)
 	buf := make([]byte, 1<<20)
 	for i := 0; i < len(out); {
@@ -373,46 +367,23 @@ func readFeatures(ctx context.Context, st store.Store, key string, n, d int) ([]
 		if _, err := io.ReadFull(sec, buf[:4*k]); err != nil {
 			return nil, fmt.Errorf("compare: reading %s: %w", st.URI(key), err)
 		}
-		for j := range k {
-			out[i+j] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*j:]))
+		v, err := format.Tensor{Name: "features", DType: "F32", Shape: []int{k}, Data: buf[:4*k]}.Float32s()
+		if err != nil {
+			return nil, fmt.Errorf("compare: reading %s: %w", st.URI(key), err)
 		}
-		i += k
+		i += copy(out[i:], v)
 	}
 	return out, nil
 }
 
-// compareAnalysis is the Report hook of the Compare stage: the CKA
-// entries into results.cka (seeds ascending, rules in nn.RuleNames order,
-// each seed's noise ceiling after its rules), notes into the report's
-// differences, per-class test accuracy into results.per_class, and each
-// comparison's wall clock into manifest.json.
-func compareAnalysis(ctx context.Context, env *ReportEnv) error {
-	var rs []CompareResult
-	for _, p := range env.Gathered.Other[KindCompare] {
-		var r CompareResult
-		if err := json.Unmarshal([]byte(p), &r); err != nil {
-			return fmt.Errorf("decoding compare record: %w", err)
-		}
-		rs = append(rs, r)
-	}
-	slices.SortFunc(rs, func(a, b CompareResult) int {
-		if a.Seed != b.Seed {
-			return a.Seed - b.Seed
-		}
-		ca, cb := a.Rule == a.Reference, b.Rule == b.Reference
-		if ca != cb { // the ceiling last
-			if ca {
-				return 1
-			}
-			return -1
-		}
-		if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
-			return d
-		}
-		return a.ReferenceSeed - b.ReferenceSeed
-	})
+// addComparisons is Compare's part of Report: the CKA entries into
+// results.cka (in gathered order: seeds ascending, rules in nn.RuleNames
+// order, each seed's noise ceiling after its rules), notes into the
+// report's differences, per-class test accuracy into results.per_class,
+// and each comparison's wall clock into manifest.json.
+func (env *studyReport) addComparisons(ctx context.Context) error {
 	var timings []map[string]any
-	for _, r := range rs {
+	for _, r := range env.Gathered.Comparisons {
 		env.Results.CKA = append(env.Results.CKA, r.Entries...)
 		env.Differences = append(env.Differences, r.Notes...)
 		timings = append(timings, map[string]any{"seed": r.Seed, "rule": r.Rule, "reference": r.Reference,
@@ -434,7 +405,7 @@ func compareAnalysis(ctx context.Context, env *ReportEnv) error {
 // perClass computes each rule's per-class test accuracy (mean over seeds)
 // and deficit against bp from the extractions' predictions on the test
 // rows (the best-validation checkpoint, as Table 1).
-func perClass(ctx context.Context, env *ReportEnv) (map[string]results.PerClass, error) {
+func perClass(ctx context.Context, env *studyReport) (map[string]results.PerClass, error) {
 	if len(env.Gathered.Extracts) == 0 {
 		return nil, nil
 	}
@@ -481,5 +452,5 @@ func perClass(ctx context.Context, env *ReportEnv) (map[string]results.PerClass,
 		env.Differences = append(env.Differences, "Per-class accuracy left out: "+err.Error()+".")
 		return nil, nil
 	}
-	return pc, nil
+	return perClassResults(pc), nil
 }

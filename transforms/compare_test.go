@@ -110,14 +110,7 @@ func TestCompareFnComputesAllSubsetsMarksTooSmallAndSkipsOnRerun(t *testing.T) {
 
 	run := func() []CompareResult {
 		var got []CompareResult
-		err := (&CompareFn{Cfg: c}).ProcessElement(ctx, task, func(r Record) {
-			if r.Kind != KindCompare {
-				t.Errorf("record kind %q, want %q", r.Kind, KindCompare)
-			}
-			var cr CompareResult
-			if err := json.Unmarshal([]byte(r.Payload), &cr); err != nil {
-				t.Fatal(err)
-			}
+		err := (&CompareFn{Cfg: c}).ProcessElement(ctx, task, func(cr CompareResult) {
 			got = append(got, cr)
 		})
 		if err != nil {

@@ -3,7 +3,6 @@ package transforms
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -16,14 +15,9 @@ import (
 // command line documents them.
 var Presets = []string{"paper", "quick", "smoke"}
 
-// Point is one hyper-parameter setting of a learning rule.
-type Point struct {
-	LR          float64 `json:"lr"`
-	WeightDecay float64 `json:"weight_decay"`
-	// Sigma is the standard deviation of B0; 0 for rules that ignore it
-	// (bp, usf_sn).
-	Sigma float64 `json:"sigma"`
-}
+// Point is one hyper-parameter setting of a learning rule: the engine's
+// nn.Hyper, from the preset through the grid and training to results.json.
+type Point = nn.Hyper
 
 // CKAConfig is the CKA estimator's settings, used by the analysis stages.
 type CKAConfig struct {
@@ -86,41 +80,28 @@ type Config struct {
 	CKA CKAConfig `json:"cka"`
 }
 
-// PaperGrid returns the paper's hyper-parameter grid per rule
-// (paper/NOTES.md, "Training protocol"): 6 points for bp, 9 for each of
-// fa_random, fa_toeplitz and usf_init, 4 for usf_sn: 37 in all. Order: the
-// learning rate varies slowest.
+// PaperGrid returns the paper's hyper-parameter grid per rule, as each
+// rule declares it (nn.RuleSpec.PaperGrid; docs/paper.md, "Training
+// protocol"): 6 points for bp, 9 for each of fa_random, fa_toeplitz and
+// usf_init, 4 for usf_sn: 37 in all. Order: the learning rate varies
+// slowest.
 func PaperGrid() map[string][]Point {
 	g := map[string][]Point{}
-	for _, lr := range []float64{5e-4, 1e-3, 3e-3} {
-		for _, wd := range []float64{0, 1e-4} {
-			g["bp"] = append(g["bp"], Point{LR: lr, WeightDecay: wd})
-		}
-	}
-	for _, r := range []string{"fa_random", "fa_toeplitz", "usf_init"} {
-		for _, lr := range []float64{1e-3, 3e-3, 1e-2} {
-			for _, s := range []float64{0.01, 0.05, 0.1} {
-				g[r] = append(g[r], Point{LR: lr, Sigma: s})
-			}
-		}
-	}
-	for _, lr := range []float64{1e-3, 3e-3, 1e-2, 3e-2} {
-		g["usf_sn"] = append(g["usf_sn"], Point{LR: lr})
+	for _, s := range nn.Specs() {
+		g[s.Name] = s.PaperGrid.Points()
 	}
 	return g
 }
 
-// PaperChoice returns the hyper-parameters the paper chose (NOTES.md): lr
-// 1e-3 for all; bp weight decay 1e-4; sigma 0.01 for both FA rules and 0.1
-// for usf_init.
+// PaperChoice returns the hyper-parameters the paper chose, as each rule
+// declares them (nn.RuleSpec.PaperChoice): lr 1e-3 for all; bp weight
+// decay 1e-4; sigma 0.01 for both FA rules and 0.1 for usf_init.
 func PaperChoice() map[string]Point {
-	return map[string]Point{
-		"bp":          {LR: 1e-3, WeightDecay: 1e-4},
-		"fa_random":   {LR: 1e-3, Sigma: 0.01},
-		"fa_toeplitz": {LR: 1e-3, Sigma: 0.01},
-		"usf_init":    {LR: 1e-3, Sigma: 0.1},
-		"usf_sn":      {LR: 1e-3},
+	c := map[string]Point{}
+	for _, s := range nn.Specs() {
+		c[s.Name] = s.PaperChoice
 	}
+	return c
 }
 
 // PresetConfig returns the configuration of a preset, writing to out and
@@ -193,7 +174,6 @@ func (c Config) TotalEpochs() int {
 // Validate reports the first invalid field, naming the field (and the
 // command-line flag that sets it) and what is allowed.
 func (c Config) Validate() error {
-	names := nn.RuleNames()
 	if c.Out == "" {
 		return errors.New("config Out (--out) is empty: give a local folder, gs://bucket/prefix or mem://name")
 	}
@@ -214,6 +194,30 @@ func (c Config) Validate() error {
 	} else if c.Data == "" {
 		return errors.New("config Data (--data) is empty: give the folder holding the CIFAR-10 binary files (data_batch_1.bin … test_batch.bin)")
 	}
+	if err := c.validateRulesAndSeeds(); err != nil {
+		return err
+	}
+	if c.Epochs < 1 {
+		return fmt.Errorf("config Epochs (--epochs) = %d: must be at least 1", c.Epochs)
+	}
+	if c.BatchSize < 1 || c.EvalBatch < 1 {
+		return fmt.Errorf("config BatchSize = %d, EvalBatch = %d: both must be at least 1 (the paper trains with 128)", c.BatchSize, c.EvalBatch)
+	}
+	if c.UpdateAngleEvery < 0 {
+		return fmt.Errorf("config UpdateAngleEvery = %d: must be >= 0 (0 switches it off)", c.UpdateAngleEvery)
+	}
+	if err := c.validatePoints(); err != nil {
+		return err
+	}
+	if c.CKA.BatchSize < 4 || c.CKA.Passes < 1 {
+		return fmt.Errorf("config CKA = %+v: batch_size must be at least 4 (the unbiased HSIC divides by n-3) and passes at least 1", c.CKA)
+	}
+	return nil
+}
+
+// validateRulesAndSeeds checks Rules and Seeds.
+func (c Config) validateRulesAndSeeds() error {
+	names := nn.RuleNames()
 	if len(c.Rules) == 0 {
 		return fmt.Errorf("config Rules (--rules) is empty: give a comma-separated subset of %s", strings.Join(names, ","))
 	}
@@ -238,18 +242,21 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config Seeds %v: seed %d given twice", c.Seeds, c.Seeds[i])
 		}
 	}
-	if c.Epochs < 1 {
-		return fmt.Errorf("config Epochs (--epochs) = %d: must be at least 1", c.Epochs)
-	}
-	if c.BatchSize < 1 || c.EvalBatch < 1 {
-		return fmt.Errorf("config BatchSize = %d, EvalBatch = %d: both must be at least 1 (the paper trains with 128)", c.BatchSize, c.EvalBatch)
-	}
-	if c.UpdateAngleEvery < 0 {
-		return fmt.Errorf("config UpdateAngleEvery = %d: must be >= 0 (0 switches it off)", c.UpdateAngleEvery)
-	}
+	return nil
+}
+
+// validatePoints checks the hyper-parameters the study will train with
+// (GridPoints with the grid on, Chosen with it off) against each rule's
+// nn.RuleSpec. This is the one place a point is validated; it draws no
+// random tensors.
+func (c Config) validatePoints() error {
 	checkPoint := func(field, rule string, p Point) error {
-		if !(p.LR > 0) || math.IsInf(p.LR, 0) || p.WeightDecay < 0 || p.Sigma < 0 || math.IsNaN(p.WeightDecay+p.Sigma) {
-			return fmt.Errorf("config %s[%s] = %+v: lr must be positive and finite, weight_decay and sigma >= 0", field, rule, p)
+		spec, err := nn.Spec(rule)
+		if err != nil {
+			return err
+		}
+		if err := spec.CheckHyper(p); err != nil {
+			return fmt.Errorf("config %s[%s] = %+v: %w", field, rule, p, err)
 		}
 		return nil
 	}
@@ -277,9 +284,6 @@ func (c Config) Validate() error {
 				return err
 			}
 		}
-	}
-	if c.CKA.BatchSize < 4 || c.CKA.Passes < 1 {
-		return fmt.Errorf("config CKA = %+v: batch_size must be at least 4 (the unbiased HSIC divides by n-3) and passes at least 1", c.CKA)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package transforms
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -53,7 +54,7 @@ func TestRunKeyIgnoresTheOutputLocation(t *testing.T) {
 }
 
 func TestPaperGridHas37PointsAsInNotes(t *testing.T) {
-	// paper/NOTES.md: bp 3 lr × 2 wd, three rules 3 lr × 3 sigma, usf_sn 4 lr.
+	// docs/paper.md: bp 3 lr × 2 wd, three rules 3 lr × 3 sigma, usf_sn 4 lr.
 	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4}
 	g := PaperGrid()
 	total := 0
@@ -119,7 +120,7 @@ func TestValidateNamesTheFieldAndWhatIsAllowed(t *testing.T) {
 		{"no data", func(c *Config) { c.Synthetic, c.Data = false, "" }, []string{"--data", "data_batch_1.bin"}},
 		{"bad preset", func(c *Config) { c.Preset = "x" }, []string{"--preset", "paper, quick, smoke"}},
 		{"grid missing rule", func(c *Config) { delete(c.GridPoints, "usf_sn") }, []string{"GridPoints", "usf_sn"}},
-		{"negative lr", func(c *Config) { c.GridPoints["bp"] = []Point{{LR: -1}} }, []string{"GridPoints[bp]", "lr must be positive"}},
+		{"negative lr", func(c *Config) { c.GridPoints["bp"] = []Point{{LR: -1}} }, []string{"GridPoints[bp]", "positive finite learning rate"}},
 		{"chosen missing without grid", func(c *Config) { c.Grid = false; delete(c.Chosen, "bp") }, []string{"Chosen", `"bp"`}},
 		{"tiny CKA batch", func(c *Config) { c.CKA.BatchSize = 3 }, []string{"CKA", "n-3"}},
 		{"too few synthetic", func(c *Config) { c.SyntheticTrain = 5 }, []string{"SyntheticTrain", "at least 20"}},
@@ -172,19 +173,16 @@ func TestBestPointPrefersHighestValThenGridOrderAndDivergedLose(t *testing.T) {
 	}
 }
 
-func TestGatherOrdersRecordsCanonically(t *testing.T) {
-	var recs []Record
-	for _, r := range []RunResult{{Rule: "usf_sn", Seed: 1}, {Rule: "bp", Seed: 2}, {Rule: "usf_sn", Seed: 0}, {Rule: "bp", Seed: 0}} {
-		recs = append(recs, runRecord(r))
+func TestGatheredSortsCanonically(t *testing.T) {
+	g := &gathered{
+		Runs: []RunResult{{Rule: "usf_sn", Seed: 1}, {Rule: "bp", Seed: 2}, {Rule: "usf_sn", Seed: 0}, {Rule: "bp", Seed: 0}},
+		Grid: []RunResult{{Rule: "fa_random", Index: 1}, {Rule: "bp", Index: 1}, {Rule: "fa_random", Index: 0}, {Rule: "bp", Index: 0}},
+		Comparisons: []CompareResult{
+			{Seed: 1, Rule: "usf_sn", Reference: "bp"}, {Seed: 0, Rule: "bp", Reference: "bp", ReferenceSeed: 1},
+			{Seed: 0, Rule: "usf_sn", Reference: "bp"}, {Seed: 0, Rule: "fa_random", Reference: "bp"}},
+		Saliency: []SaliencyRecord{{Rule: "usf_sn", Seed: 0}, {Rule: "bp", Seed: 1}, {Rule: "bp", Seed: 0}},
 	}
-	for _, r := range []RunResult{{Rule: "fa_random", Index: 1}, {Rule: "bp", Index: 1}, {Rule: "fa_random", Index: 0}, {Rule: "bp", Index: 0}} {
-		recs = append(recs, gridRecord(r))
-	}
-	recs = append(recs, Record{Kind: "cka", Payload: "2"}, Record{Kind: "cka", Payload: "1"})
-	g, err := gather(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g.sort()
 	var runs, grid []string
 	for _, r := range g.Runs {
 		runs = append(runs, r.Rule+"/"+string(rune('0'+r.Seed)))
@@ -198,7 +196,18 @@ func TestGatherOrdersRecordsCanonically(t *testing.T) {
 	if got, want := strings.Join(grid, " "), "bp/0 bp/1 fa_random/0 fa_random/1"; got != want {
 		t.Errorf("grid order %q, want %q", got, want)
 	}
-	if got := strings.Join(g.Other["cka"], " "); got != "1 2" {
-		t.Errorf("other records %q, want sorted %q", got, "1 2")
+	var comps, sal []string
+	for _, r := range g.Comparisons {
+		comps = append(comps, fmt.Sprintf("%d/%s", r.Seed, r.Rule))
+	}
+	for _, r := range g.Saliency {
+		sal = append(sal, fmt.Sprintf("%s/%d", r.Rule, r.Seed))
+	}
+	// Seeds ascending, the noise ceiling (bp against bp) after a seed's rules.
+	if got, want := strings.Join(comps, " "), "0/fa_random 0/usf_sn 0/bp 1/usf_sn"; got != want {
+		t.Errorf("comparisons order %q, want %q", got, want)
+	}
+	if got, want := strings.Join(sal, " "), "bp/0 bp/1 usf_sn/0"; got != want {
+		t.Errorf("saliency order %q, want %q", got, want)
 	}
 }

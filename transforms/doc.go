@@ -1,27 +1,32 @@
 // Package transforms holds fabeam's Apache Beam stages. It does no
-// numerics of its own: every stage calls engine/ (training, features) or
-// artifacts/ (storage, formats, figures), and only small records (keys and a
-// few numbers) travel in PCollections; datasets, checkpoints and features
-// live in the output store (artifacts/store) and are named by key.
+// numerics of its own: every stage calls engine/ (training, the forward
+// pass over a dataset, CKA, saliency) or artifacts/ (storage, formats,
+// figures), and only small records (keys and a few numbers) travel in
+// PCollections; datasets, checkpoints and features live in the output store
+// (artifacts/store) and are named by key. What the study specifies — data
+// split, architecture, rules, protocol, estimator — is in docs/paper.md.
 //
 // # The study
 //
-// Study(s, cfg) builds the whole pipeline:
+// Study(s, cfg) is the whole pipeline, one stage after another, each an
+// exported composite whose doc comment gives its input and output:
 //
-//	Impulse -> Preprocess               PCollection<string>     dataset key
-//	        -> GridSearch (fan-out)     PCollection<RunResult>  rule × grid point, GridEpochs each
-//	        -> SelectBest (GBK by rule) PCollection<Choice>     best val acc per rule
-//	        -> Train (fan-out)          PCollection<RunResult>  rule × seed, Epochs each
-//	        -> Extract                  PCollection<ExtractResult>
-//	        -> analysis stages          PCollection<Record>     (RegisterStage)
-//	        -> Report (GBK on one key)  results.json, runs/, figures/, report.*, manifest.json
+//	Preprocess  Impulse                     -> PCollection<string>          dataset key
+//	GridSearch  PCollection<string>         -> PCollection<RunResult>       rule × grid point, GridEpochs each
+//	SelectBest  PCollection<RunResult>      -> PCollection<Choice>          best val acc per rule (GBK by rule)
+//	Train       PCollection<Choice>         -> PCollection<RunResult>       rule × seed, Epochs each
+//	Extract     PCollection<RunResult>      -> PCollection<ExtractResult>   features of each final model
+//	Compare     PCollection<ExtractResult>  -> PCollection<CompareResult>   CKA against bp, per seed
+//	Saliency    PCollection<RunResult>      -> PCollection<SaliencyRecord>  channel importance per model
+//	Report      ReportInputs (CoGroupByKey) -> results.json, runs/, figures/, report.*, manifest.json
 //
-// Without the grid, Chosen replaces GridSearch and SelectBest. Every fan-out
-// is followed by a Reshuffle, so prism and Dataflow run its elements in
-// parallel. Configuration reaches DoFns as an exported field (Cfg Config,
-// serialised as JSON), never as a side input: prism spins a core on long
-// stages with side inputs. Every DoFn, function and element type is
-// registered in its file's init.
+// Without the grid, Chosen replaces GridSearch and SelectBest; without
+// extraction, Extract and Compare do not run. Every fan-out is followed by
+// a Reshuffle, so prism and Dataflow run its elements in parallel.
+// Configuration reaches DoFns as an exported field (Cfg Config, serialised
+// as JSON), never as a side input: prism spins a core on long stages with
+// side inputs. DoFns, emitters and iterators are registered with
+// register.* in their file's init; element types with beam.RegisterType.
 //
 // # Content addressing
 //
@@ -49,23 +54,19 @@
 // then deletes the state. A run that diverges is a recorded outcome
 // (RunResult.Diverged), never a pipeline failure.
 //
-// # Report and the analysis hooks
+// # Report
 //
-// Report gathers every Record on one key, orders them canonically (rules in
+// Report receives every stage's typed results through one CoGroupByKey on
+// a fixed key (ReportInputs), orders them canonically (rules in
 // nn.RuleNames order, grid points in grid order, seeds ascending), copies
-// each final model and history to runs/<rule>/seed<k>/, runs the Analysis
-// hooks (RegisterAnalysis, in name order) which add results sections and
-// figures, and writes results.json, figures/*.png, report.html, report.md
-// (through artifacts/figures) and manifest.json. results.json is a pure
-// function of the configuration and the seeds; wall-clock measurements
-// (stage timings, images/s) go only to manifest.json. The output contract is
+// each final model and history to runs/<rule>/seed<k>/, adds the analysis
+// sections in a fixed order (the alignment summary, then Compare's CKA and
+// per-class accuracy, then Saliency's results and exemplars), and writes
+// results.json, figures/*.png, report.html, report.md (through
+// artifacts/figures) and manifest.json. results.json is a pure function of
+// the configuration and the seeds; wall-clock measurements (stage timings,
+// images/s) go only to manifest.json. The output contract is
 // artifacts/README.md.
-//
-// The analysis stages (Compare, Saliency) plug in with two calls from their
-// files' init functions: RegisterStage adds their transforms to Study (they
-// receive the final runs and the extracted features and return
-// PCollection<Record>), and RegisterAnalysis turns their gathered Records
-// (Gathered.Other by kind) into results sections and figures.
 //
 // # The analysis stages
 //
@@ -83,7 +84,7 @@
 // safetensors through a section reader straight into float32 storage, the
 // bp model once per task: a task holds two models' features, n × 28,890 ×
 // 4 B each (1.7 GB for 15,000 images; 3.5 GB in all at the paper's size).
-// The Report hook puts the entries into results.cka (seeds ascending,
+// Report puts the entries into results.cka (seeds ascending,
 // rules in RuleNames order, the ceiling last) and per-class test accuracy
 // (compare.PerClass on the extractions' test-row predictions, mean over
 // seeds, deficit against bp, worst class) into results.per_class.
@@ -92,7 +93,7 @@
 // saliency.Analyze on the centre-cropped test set with the paper's settings
 // (dog = class 5; top 3 channels of conv2, then conv1; 9 exemplars each),
 // keyed by SaliencyKey (options without the batch size, run and dataset
-// keys) and marked done by saliency.json. The Report hook fills
+// keys) and marked done by saliency.json. Report fills
 // results.saliency and the exemplar grid: rows the rules, columns the top
 // conv2 channels of each rule's lowest seed, cells its 9 exemplar test
 // images read from the dataset artifact.

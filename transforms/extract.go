@@ -2,9 +2,9 @@ package transforms
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,7 +22,6 @@ import (
 func init() {
 	beam.RegisterType(reflect.TypeOf((*ExtractResult)(nil)).Elem())
 	register.DoFn3x1[context.Context, RunResult, func(ExtractResult), error](&ExtractFn{})
-	register.Function1x1[ExtractResult, Record](extractRecord)
 	register.Emitter1[ExtractResult]()
 }
 
@@ -56,8 +55,6 @@ func Extract(s beam.Scope, c Config, runs beam.PCollection) beam.PCollection {
 	s = s.Scope("transforms.Extract")
 	return beam.ParDo(s, &ExtractFn{Cfg: c}, beam.Reshuffle(s, runs))
 }
-
-func extractRecord(e ExtractResult) Record { return NewRecord(KindExtract, e) }
 
 // ExtractFn extracts one model's features.
 type ExtractFn struct {
@@ -99,40 +96,51 @@ func (f *ExtractFn) ProcessElement(ctx context.Context, run RunResult, emit func
 	if err != nil {
 		return err
 	}
-	mk := store.Join(run.Key, ModelFile)
-	rd, err := st.Open(ctx, mk)
+	p, err := loadModel(ctx, st, run.Key)
 	if err != nil {
 		return fmt.Errorf("extract: %w", err)
 	}
-	p, _, _, err := train.DecodeModel(rd, rd.Size(), st.URI(mk))
-	rd.Close()
-	if err != nil {
-		return err
-	}
-	bp, err := nn.NewRule("bp", 0, 0)
-	if err != nil {
-		return err
-	}
-	batch := f.Cfg.EvalBatch
-	m := nn.NewModel(p, bp, batch)
-	images := cifar.Concat(ds.Val, ds.Test)
-	n := images.Len()
-
 	res = ExtractResult{Key: key, RunKey: run.Key, DatasetKey: run.DatasetKey, Rule: run.Rule, Seed: run.Seed,
-		Val: ds.Val.Len(), Test: ds.Test.Len()}
+		Val: ds.Val.Len(), Test: ds.Test.Len(), Dims: slices.Clone(nn.FeatureDims[:])}
+	meta := map[string]string{"format": "fabeam.features", "format_version": strconv.Itoa(FormatVersion),
+		"rule": run.Rule, "seed": strconv.Itoa(run.Seed), "val": strconv.Itoa(res.Val), "test": strconv.Itoa(res.Test)}
+	if err := writeFeatures(ctx, st, key, p, ds, f.Cfg.EvalBatch, meta); err != nil {
+		return err
+	}
+	res.WallSeconds = time.Since(start).Seconds()
+	if err := putJSON(ctx, st, metaKey, res); err != nil {
+		return err
+	}
+	log.Infof(ctx, "extract %s seed %d: %d images, %s", run.Rule, run.Seed, res.Val+res.Test, st.URI(key))
+	emit(res)
+	return nil
+}
+
+// loadModel reads the weights of the final run at runKey.
+func loadModel(ctx context.Context, st store.Store, runKey string) (*nn.Params, error) {
+	mk := store.Join(runKey, ModelFile)
+	rd, err := st.Open(ctx, mk)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	p, _, _, err := train.DecodeModel(rd, rd.Size(), st.URI(mk))
+	return p, err
+}
+
+// writeFeatures runs p over the centre-cropped validation then test images
+// of ds (nn.ForwardDataset, batch images at a time), streams each layer's
+// pre-ReLU outputs to <key>/<layer>.safetensors, and writes the labels and
+// predictions to <key>/PredictionsFile.
+func writeFeatures(ctx context.Context, st store.Store, key string, p *nn.Params, ds *Dataset, batch int, meta map[string]string) error {
+	n := ds.Val.Len() + ds.Test.Len()
 	var writers []*featureWriter
 	defer func() {
 		for _, w := range writers {
 			w.abort()
 		}
 	}()
-	meta := map[string]string{"format": "fabeam.features", "format_version": strconv.Itoa(FormatVersion),
-		"rule": run.Rule, "seed": strconv.Itoa(run.Seed), "val": strconv.Itoa(res.Val), "test": strconv.Itoa(res.Test)}
-	// One forward pass of a blank image gives each layer's width.
-	m.Forward(make([]float32, nn.InputC*nn.InputH*nn.InputW), 1)
-	for l := 0; l < nn.NumLayers; l++ {
-		d := len(m.PreActivation(l))
-		res.Dims = append(res.Dims, d)
+	for l, d := range nn.FeatureDims {
 		w, err := newFeatureWriter(ctx, st, store.Join(key, nn.LayerNames[l]+".safetensors"),
 			[]format.TensorInfo{{Name: "features", DType: "F32", Shape: []int{n, d}}}, meta)
 		if err != nil {
@@ -140,53 +148,40 @@ func (f *ExtractFn) ProcessElement(ctx context.Context, run RunResult, emit func
 		}
 		writers = append(writers, w)
 	}
-	const in = nn.InputC * nn.InputH * nn.InputW
-	x := make([]float32, batch*in)
-	labels := make([]byte, 0, n)
-	preds := make([]byte, 0, 4*n)
-	pred := make([]int, batch)
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		for i := lo; i < hi; i++ {
-			cifar.CenterCrop(x[(i-lo)*in:(i-lo+1)*in], images.Image(i))
-			labels = append(labels, images.Labels[i])
-		}
-		m.Forward(x[:(hi-lo)*in], hi-lo)
+	preds := make([]int32, 0, n)
+	images := cifar.CenterCropSet(cifar.Concat(ds.Val, ds.Test))
+	err := nn.ForwardDataset(p, images, batch, func(b *nn.Block) error {
 		for l, w := range writers {
-			if err := w.writeFloats(m.PreActivation(l)); err != nil {
+			if err := w.writeFloats(b.Features[l]); err != nil {
 				return err
 			}
 		}
-		for _, k := range m.Predict(pred)[:hi-lo] {
-			preds = binary.LittleEndian.AppendUint32(preds, uint32(k))
+		for _, k := range b.Pred {
+			preds = append(preds, int32(k))
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, w := range writers {
 		if err := w.commit(); err != nil {
 			return err
 		}
 	}
+	labels := append(slices.Clone(ds.Val.Labels), ds.Test.Labels...)
 	pw, err := st.Create(ctx, store.Join(key, PredictionsFile))
 	if err != nil {
 		return err
 	}
 	defer pw.Abort()
 	if err := format.WriteSafetensors(pw, []format.Tensor{
-		{Name: "labels", DType: "U8", Shape: []int{n}, Data: labels},
-		{Name: "predictions", DType: "I32", Shape: []int{n}, Data: preds},
+		format.U8Tensor("labels", []int{n}, labels),
+		format.I32Tensor("predictions", []int{n}, preds),
 	}, meta); err != nil {
 		return err
 	}
-	if err := pw.Commit(); err != nil {
-		return err
-	}
-	res.WallSeconds = time.Since(start).Seconds()
-	if err := putJSON(ctx, st, metaKey, res); err != nil {
-		return err
-	}
-	log.Infof(ctx, "extract %s seed %d: %d images, %s", run.Rule, run.Seed, n, st.URI(key))
-	emit(res)
-	return nil
+	return pw.Commit()
 }
 
 // featureWriter streams one tensor's rows into a store object.

@@ -30,7 +30,7 @@ func TestExtractedFeaturesMatchAForwardPassOneImageAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := []int{64 * 20 * 20, 64 * 6 * 6, 384, 192, 10}; !equalInts(e.Dims, want) {
-		t.Fatalf("dims %v, want %v (NOTES.md: conv1 25,600, conv2 2,304, fc1 384, fc2 192, fc3 10)", e.Dims, want)
+		t.Fatalf("dims %v, want %v (docs/paper.md: conv1 25,600, conv2 2,304, fc1 384, fc2 192, fc3 10)", e.Dims, want)
 	}
 	ds, err := LoadDataset(context.Background(), dir, e.DatasetKey)
 	if err != nil {

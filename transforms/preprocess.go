@@ -3,7 +3,11 @@ package transforms
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -142,6 +146,26 @@ func loadCIFAR(ctx context.Context, dir string) (train, test *cifar.Set, err err
 		parts = append(parts, s)
 	}
 	return cifar.Concat(parts[:len(parts)-1]...), parts[len(parts)-1], nil
+}
+
+// testBatchMD5 returns the hex MD5 of the CIFAR-10 test batch in dir (a
+// local folder or a store URI, as --data).
+func testBatchMD5(ctx context.Context, dir string) (string, error) {
+	var b []byte
+	var err error
+	if !strings.Contains(dir, "://") {
+		b, err = os.ReadFile(filepath.Join(dir, cifar.TestFile))
+	} else {
+		var st store.Store
+		if st, err = openStore(ctx, dir); err == nil {
+			b, err = st.Get(ctx, cifar.TestFile)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	sum := md5.Sum(b)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 func writeDataset(ctx context.Context, st store.Store, key string, tr, val, test *cifar.Set) error {

@@ -2,15 +2,12 @@ package transforms
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"reflect"
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strconv"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -24,13 +21,10 @@ import (
 )
 
 func init() {
-	beam.RegisterType(reflect.TypeOf((*Record)(nil)).Elem())
-	register.Function1x1[RunResult, Record](gridRecord)
-	register.Function1x1[RunResult, Record](runRecord)
-	register.DoFn4x1[context.Context, int, func(*Record) bool, func(string), error](&ReportFn{})
-	register.Emitter1[Record]()
-	register.Emitter2[int, Record]()
-	register.Iter1[Record]()
+	register.DoFn8x1[context.Context, int, func(*RunResult) bool, func(*RunResult) bool, func(*ExtractResult) bool,
+		func(*CompareResult) bool, func(*SaliencyRecord) bool, func(string), error](&ReportFn{})
+	register.Iter1[CompareResult]()
+	register.Iter1[SaliencyRecord]()
 }
 
 // Output file names at the root of the output store (see artifacts/README.md).
@@ -43,139 +37,132 @@ const (
 	RunsDir      = "runs"
 )
 
-// Record kinds made by this package; analysis stages add their own.
-const (
-	KindGrid    = "grid"
-	KindRun     = "run"
-	KindExtract = "extract"
-)
-
-// Record is a small result on its way to Report: Kind names what it is and
-// Payload holds its JSON. Every stage's results reach Report as Records so
-// that new analysis stages need no change here.
-type Record struct {
-	Kind    string
-	Payload string
+// ReportInputs are Report's inputs, one typed PCollection per stage. A zero
+// PCollection stands for a stage that did not run (Grid without a grid
+// search; Extracts and Comparisons when Config.Extract is off).
+type ReportInputs struct {
+	Grid        beam.PCollection // PCollection<RunResult>: GridSearch
+	Runs        beam.PCollection // PCollection<RunResult>: Train
+	Extracts    beam.PCollection // PCollection<ExtractResult>: Extract
+	Comparisons beam.PCollection // PCollection<CompareResult>: Compare
+	Saliency    beam.PCollection // PCollection<SaliencyRecord>: Saliency
 }
 
-// NewRecord wraps v (JSON-serialisable) as a Record of kind; it panics if v
-// cannot be encoded (a programmer error).
-func NewRecord(kind string, v any) Record {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("transforms: NewRecord(%q): %v", kind, err))
+// Report gathers every stage's results on one key (a CoGroupByKey of the
+// typed inputs) and writes the study's outputs: results.json,
+// runs/<rule>/seed<k>/{model.safetensors,history.json}, figures/*.png,
+// report.html, report.md and manifest.json.
+// In: ReportInputs; out: PCollection<string> holding the results.json key
+// once it is written.
+func Report(s beam.Scope, c Config, in ReportInputs) beam.PCollection {
+	s = s.Scope("transforms.Report")
+	keyed := func(col beam.PCollection, empty any) beam.PCollection {
+		if !col.IsValid() {
+			col = beam.CreateList(s, empty)
+		}
+		return beam.AddFixedKey(s, col)
 	}
-	return Record{Kind: kind, Payload: string(b)}
+	all := beam.CoGroupByKey(s,
+		keyed(in.Grid, []RunResult{}),
+		keyed(in.Runs, []RunResult{}),
+		keyed(in.Extracts, []ExtractResult{}),
+		keyed(in.Comparisons, []CompareResult{}),
+		keyed(in.Saliency, []SaliencyRecord{}))
+	return beam.ParDo(s, &ReportFn{Cfg: c}, all)
 }
 
-func gridRecord(r RunResult) Record { return NewRecord(KindGrid, r) }
-func runRecord(r RunResult) Record  { return NewRecord(KindRun, r) }
-
-// Gathered is everything Report received, in canonical order: rules in
-// nn.RuleNames order, grid points in grid order, seeds ascending.
-type Gathered struct {
-	Grid     []RunResult
-	Runs     []RunResult
-	Extracts []ExtractResult
-	// Other holds the payloads of every other kind, sorted.
-	Other map[string][]string
+// ReportFn writes the study's outputs from everything gathered.
+type ReportFn struct {
+	Cfg Config
 }
 
-// ReportEnv is what an Analysis hook sees and fills.
-type ReportEnv struct {
+// ProcessElement gathers the stages' results and writes every output.
+func (f *ReportFn) ProcessElement(ctx context.Context, _ int, grid, runs func(*RunResult) bool,
+	extracts func(*ExtractResult) bool, comparisons func(*CompareResult) bool, sal func(*SaliencyRecord) bool,
+	emit func(string)) error {
+	start := time.Now()
+	g := &gathered{Grid: collect(grid), Runs: collect(runs), Extracts: collect(extracts),
+		Comparisons: collect(comparisons), Saliency: collect(sal)}
+	g.sort()
+	st, err := openStore(ctx, f.Cfg.Out)
+	if err != nil {
+		return err
+	}
+	rep := newStudyReport(f.Cfg, st, g)
+	if err := rep.addRuns(ctx); err != nil {
+		return err
+	}
+	rep.addAlignment(ctx)
+	if err := rep.addComparisons(ctx); err != nil {
+		return err
+	}
+	if err := rep.addSaliency(ctx); err != nil {
+		return err
+	}
+	if err := putJSON(ctx, st, ResultsFile, rep.Results); err != nil {
+		return err
+	}
+	if err := writeReport(ctx, rep); err != nil {
+		return err
+	}
+	man, err := manifest(ctx, rep, start)
+	if err != nil {
+		return err
+	}
+	if err := putJSON(ctx, st, ManifestFile, man); err != nil {
+		return err
+	}
+	log.Infof(ctx, "report: wrote %s", st.URI(ResultsFile))
+	emit(ResultsFile)
+	return nil
+}
+
+// collect drains a Beam iterator into a slice.
+func collect[T any](iter func(*T) bool) []T {
+	var out []T
+	var v T
+	for iter(&v) {
+		out = append(out, v)
+		v = *new(T)
+	}
+	return out
+}
+
+// studyReport is the report being built: what Report gathered, the final
+// runs' histories, results.json and the report's extra content.
+type studyReport struct {
 	Cfg      Config
 	Store    store.Store
-	Gathered *Gathered
+	Gathered *gathered
 	// Histories are the final runs' histories per rule, seeds ascending.
 	Histories map[string][]results.History
-	// Results is results.json being built: a hook adds its sections
-	// (CKA, PerClass, Saliency, Alignment, …). It must stay a pure
-	// function of configuration and seeds.
+	// Results is results.json being built. It must stay a pure function
+	// of configuration and seeds.
 	Results *results.Results
-	// Exemplars feed the report's exemplar figure; Figures are extra
-	// figures; Differences are extra "differs from the paper" lines.
+	// Exemplars feed the report's exemplar figure; Differences are extra
+	// "differs from the paper" lines.
 	Exemplars   []figures.ExemplarRow
-	Figures     []figures.Figure
 	Differences []string
 	// Manifest receives wall-clock measurements (never results.json).
 	Manifest map[string]any
 }
 
-// Analysis is a Report hook: it reads the gathered records and the store and
-// adds results sections, figures or manifest entries to env.
-type Analysis func(ctx context.Context, env *ReportEnv) error
-
-var analyses struct {
-	sync.Mutex
-	names []string
-	fns   map[string]Analysis
+func newStudyReport(c Config, st store.Store, g *gathered) *studyReport {
+	return &studyReport{Cfg: c, Store: st, Gathered: g, Histories: map[string][]results.History{},
+		Manifest: map[string]any{},
+		Results: &results.Results{FormatVersion: results.FormatVersion, Preset: c.Preset,
+			Rules: map[string]results.RuleResult{}, Grid: []results.GridPoint{}}}
 }
 
-// RegisterAnalysis adds a Report hook; call it from an init function (so
-// every worker binary has it). Hooks run in name order. It panics if name is
-// taken.
-func RegisterAnalysis(name string, a Analysis) {
-	analyses.Lock()
-	defer analyses.Unlock()
-	if analyses.fns == nil {
-		analyses.fns = map[string]Analysis{}
-	}
-	if _, dup := analyses.fns[name]; dup {
-		panic(fmt.Sprintf("transforms: RegisterAnalysis: %q registered twice", name))
-	}
-	analyses.fns[name] = a
-	analyses.names = append(analyses.names, name)
-	sort.Strings(analyses.names)
-}
-
-// Report gathers every result and writes the study's outputs: results.json,
-// runs/<rule>/seed<k>/{model.safetensors,history.json}, figures/*.png,
-// report.html, report.md and manifest.json. grid may be a zero PCollection
-// (no grid search). In: PCollection<RunResult> (grid, runs) and any number
-// of PCollection<Record>; out: PCollection<string> holding the results.json
-// key once it is written.
-func Report(s beam.Scope, c Config, grid, runs beam.PCollection, records ...beam.PCollection) beam.PCollection {
-	s = s.Scope("transforms.Report")
-	cols := []beam.PCollection{beam.ParDo(s, runRecord, runs)}
-	if grid.IsValid() {
-		cols = append(cols, beam.ParDo(s, gridRecord, grid))
-	}
-	cols = append(cols, records...)
-	all := beam.Flatten(s, cols...)
-	return beam.ParDo(s, &ReportFn{Cfg: c}, beam.GroupByKey(s, beam.AddFixedKey(s, all)))
-}
-
-// ReportFn writes the study's outputs from all records.
-type ReportFn struct {
-	Cfg Config
-}
-
-// ProcessElement gathers the records and writes every output.
-func (f *ReportFn) ProcessElement(ctx context.Context, _ int, iter func(*Record) bool, emit func(string)) error {
-	start := time.Now()
-	var recs []Record
-	var r Record
-	for iter(&r) {
-		recs = append(recs, r)
-	}
-	g, err := gather(recs)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, f.Cfg.Out)
-	if err != nil {
-		return err
-	}
-	env := &ReportEnv{Cfg: f.Cfg, Store: st, Gathered: g, Histories: map[string][]results.History{},
-		Manifest: map[string]any{}}
-	res := &results.Results{FormatVersion: results.FormatVersion, Preset: f.Cfg.Preset,
-		Rules: map[string]results.RuleResult{}, Grid: []results.GridPoint{}}
-	env.Results = res
-	for _, p := range g.Grid {
-		res.Grid = append(res.Grid, results.GridPoint{Rule: p.Rule, Point: hyper(f.Cfg, p), ValAcc: p.LastValAcc, BestValAcc: p.BestValAcc,
+// addRuns fills results.grid and results.rules, and copies each final
+// model and history to runs/<rule>/seed<k>/.
+func (rep *studyReport) addRuns(ctx context.Context) error {
+	c, st, res := rep.Cfg, rep.Store, rep.Results
+	for _, p := range rep.Gathered.Grid {
+		res.Grid = append(res.Grid, results.GridPoint{Rule: p.Rule, Point: hyper(c, p), ValAcc: p.LastValAcc, BestValAcc: p.BestValAcc,
 			Diverged: p.Diverged, DivergedStep: p.DivergedStep, LastGoodEpoch: p.LastGoodEpoch})
 	}
-	for _, run := range g.Runs {
+	for _, run := range rep.Gathered.Runs {
 		dir := store.Join(RunsDir, run.Rule, "seed"+strconv.Itoa(run.Seed))
 		modelKey, histKey := store.Join(dir, ModelFile), store.Join(dir, HistoryFile)
 		if err := copyObject(ctx, st, store.Join(run.Key, ModelFile), modelKey); err != nil {
@@ -188,37 +175,14 @@ func (f *ReportFn) ProcessElement(ctx context.Context, _ int, iter func(*Record)
 		if err := putJSON(ctx, st, histKey, h); err != nil {
 			return err
 		}
-		env.Histories[run.Rule] = append(env.Histories[run.Rule], h)
+		rep.Histories[run.Rule] = append(rep.Histories[run.Rule], h)
 		rr := res.Rules[run.Rule]
-		rr.Hyperparameters = hyper(f.Cfg, run)
+		rr.Hyperparameters = hyper(c, run)
 		rr.Seeds = append(rr.Seeds, results.SeedResult{Seed: run.Seed, BestValAcc: run.BestValAcc, TestAcc: run.TestAcc,
 			BestEpoch: run.BestEpoch, Diverged: run.Diverged, DivergedStep: run.DivergedStep,
 			LastGoodEpoch: run.LastGoodEpoch, Model: modelKey, History: histKey})
 		res.Rules[run.Rule] = rr
 	}
-	analyses.Lock()
-	names := slices.Clone(analyses.names)
-	analyses.Unlock()
-	for _, name := range names {
-		if err := analyses.fns[name](ctx, env); err != nil {
-			return fmt.Errorf("report: analysis %s: %w", name, err)
-		}
-	}
-	if err := putJSON(ctx, st, ResultsFile, res); err != nil {
-		return err
-	}
-	if err := writeReport(ctx, env); err != nil {
-		return err
-	}
-	man, err := manifest(ctx, env, start)
-	if err != nil {
-		return err
-	}
-	if err := putJSON(ctx, st, ManifestFile, man); err != nil {
-		return err
-	}
-	log.Infof(ctx, "report: wrote %s", st.URI(ResultsFile))
-	emit(ResultsFile)
 	return nil
 }
 
@@ -247,58 +211,65 @@ func ruleIndex(rule string) int {
 	return len(nn.RuleNames())
 }
 
-// gather decodes and orders the records.
-func gather(recs []Record) (*Gathered, error) {
-	g := &Gathered{Other: map[string][]string{}}
-	for _, r := range recs {
-		switch r.Kind {
-		case KindGrid, KindRun:
-			var rr RunResult
-			if err := json.Unmarshal([]byte(r.Payload), &rr); err != nil {
-				return nil, fmt.Errorf("report: decoding %s record: %w", r.Kind, err)
-			}
-			if r.Kind == KindGrid {
-				g.Grid = append(g.Grid, rr)
-			} else {
-				g.Runs = append(g.Runs, rr)
-			}
-		case KindExtract:
-			var e ExtractResult
-			if err := json.Unmarshal([]byte(r.Payload), &e); err != nil {
-				return nil, fmt.Errorf("report: decoding extract record: %w", err)
-			}
-			g.Extracts = append(g.Extracts, e)
-		default:
-			g.Other[r.Kind] = append(g.Other[r.Kind], r.Payload)
-		}
+// gathered is everything Report received.
+type gathered struct {
+	Grid, Runs  []RunResult
+	Extracts    []ExtractResult
+	Comparisons []CompareResult
+	Saliency    []SaliencyRecord
+}
+
+// sort puts g in canonical order: rules in nn.RuleNames order, grid points
+// in grid order, seeds ascending; comparisons by seed with each seed's
+// noise ceiling (bp against bp) after its rules.
+func (g *gathered) sort() {
+	slices.SortFunc(g.Grid, compareRuns)
+	slices.SortFunc(g.Runs, compareRuns)
+	slices.SortFunc(g.Extracts, func(a, b ExtractResult) int { return compareRuleSeed(a.Rule, a.Seed, b.Rule, b.Seed) })
+	slices.SortFunc(g.Comparisons, compareComparisons)
+	slices.SortFunc(g.Saliency, func(a, b SaliencyRecord) int { return compareRuleSeed(a.Rule, a.Seed, b.Rule, b.Seed) })
+}
+
+// compareRuns orders runs by rule (nn.RuleNames order, then name), grid
+// index and seed.
+func compareRuns(a, b RunResult) int {
+	if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
+		return d
 	}
-	less := func(a, b RunResult) int {
-		if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
-			return d
-		}
-		if a.Rule != b.Rule {
-			if a.Rule < b.Rule {
-				return -1
-			}
+	if d := strings.Compare(a.Rule, b.Rule); d != 0 {
+		return d
+	}
+	if d := a.Index - b.Index; d != 0 {
+		return d
+	}
+	return a.Seed - b.Seed
+}
+
+// compareRuleSeed orders by rule (nn.RuleNames order), then seed.
+func compareRuleSeed(ra string, sa int, rb string, sb int) int {
+	if d := ruleIndex(ra) - ruleIndex(rb); d != 0 {
+		return d
+	}
+	return sa - sb
+}
+
+// compareComparisons orders comparisons by seed, each seed's noise ceiling
+// (a rule against itself) after its rules, rules in nn.RuleNames order.
+func compareComparisons(a, b CompareResult) int {
+	if a.Seed != b.Seed {
+		return a.Seed - b.Seed
+	}
+	ca, cb := a.Rule == a.Reference, b.Rule == b.Reference
+	if ca != cb { // the ceiling last
+		if ca {
 			return 1
 		}
-		if d := a.Index - b.Index; d != 0 {
-			return d
-		}
-		return a.Seed - b.Seed
+		return -1
 	}
-	slices.SortFunc(g.Grid, less)
-	slices.SortFunc(g.Runs, less)
-	slices.SortFunc(g.Extracts, func(a, b ExtractResult) int {
-		if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
-			return d
-		}
-		return a.Seed - b.Seed
-	})
-	for _, v := range g.Other {
-		sort.Strings(v)
+	if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
+		return d
 	}
-	return g, nil
+	return a.ReferenceSeed - b.ReferenceSeed
 }
 
 // StageTiming is one stage execution's wall clock, in manifest.json.
@@ -339,11 +310,12 @@ type Manifest struct {
 	ImagesPerSec  map[string]float64 `json:"images_per_sec"`
 	ReportSeconds float64            `json:"report_seconds"`
 	WrittenAt     string             `json:"written_at"`
-	// Extra holds analysis hooks' measurements.
+	// Extra holds the analysis stages' measurements ("compare",
+	// "saliency").
 	Extra map[string]any `json:"extra,omitempty"`
 }
 
-func manifest(ctx context.Context, env *ReportEnv, start time.Time) (*Manifest, error) {
+func manifest(ctx context.Context, env *studyReport, start time.Time) (*Manifest, error) {
 	c := env.Cfg
 	m := &Manifest{FormatVersion: FormatVersion, Config: c, Seeds: c.Seeds, GoVersion: runtime.Version(),
 		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU(), ImagesPerSec: map[string]float64{}}

@@ -13,7 +13,7 @@ import (
 
 // writeReport renders figures/*.png, report.html and report.md through
 // artifacts/figures.
-func writeReport(ctx context.Context, env *ReportEnv) error {
+func writeReport(ctx context.Context, env *studyReport) error {
 	st := env.Store
 	rep := &figures.Report{
 		Title:       "fabeam: feedback alignment in a small CNN on CIFAR-10 (preset " + env.Cfg.Preset + ")",
@@ -26,7 +26,6 @@ func writeReport(ctx context.Context, env *ReportEnv) error {
 	if err := figures.BuildFigures(rep, env.Exemplars); err != nil {
 		return fmt.Errorf("report: figures: %w", err)
 	}
-	rep.Figures = append(rep.Figures, env.Figures...)
 	for _, f := range rep.Figures {
 		if err := st.Put(ctx, store.Join(FiguresDir, f.Name+".png"), f.PNG); err != nil {
 			return fmt.Errorf("report: writing figure %s: %w", f.Name, err)

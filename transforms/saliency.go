@@ -2,7 +2,6 @@ package transforms
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -19,20 +18,17 @@ import (
 	"github.com/fabeam/fabeam/engine/cifar"
 	"github.com/fabeam/fabeam/engine/nn"
 	"github.com/fabeam/fabeam/engine/saliency"
-	"github.com/fabeam/fabeam/engine/train"
 )
 
 func init() {
 	beam.RegisterType(reflect.TypeOf((*SaliencyRecord)(nil)).Elem())
-	register.DoFn3x1[context.Context, RunResult, func(Record), error](&SaliencyFn{})
-	RegisterStage("saliency", saliencyStage)
-	RegisterAnalysis("saliency", saliencyAnalysis)
+	register.DoFn3x1[context.Context, RunResult, func(SaliencyRecord), error](&SaliencyFn{})
+	register.Emitter1[SaliencyRecord]()
 }
 
-// Saliency stage names: the record kind, the stage (key prefix) and the
-// completion marker under a model's saliency key.
+// Saliency stage names: the stage (key prefix) and the completion marker
+// under a model's saliency key.
 const (
-	KindSaliency  = "saliency"
 	StageSaliency = "saliency"
 	SaliencyFile  = "saliency.json"
 )
@@ -41,8 +37,7 @@ const (
 // (saliency.Analyze on the centre-cropped test set). Note, when set, says
 // why Result was left out (a diverged model, no image of the class, a
 // non-finite importance). It is stored as SaliencyFile under Key and
-// travels to Report as a KindSaliency Record. WallSeconds goes to
-// manifest.json only.
+// travels to Report. WallSeconds goes to manifest.json only.
 type SaliencyRecord struct {
 	Key         string                 `json:"key"`
 	RunKey      string                 `json:"run_key"`
@@ -72,9 +67,12 @@ func SaliencyKey(c Config, run RunResult) string {
 	return StageKey(StageSaliency, o, run.Key, run.DatasetKey)
 }
 
-// saliencyStage is the Saliency stage: one element per final model,
-// Reshuffled so the models run in parallel.
-func saliencyStage(s beam.Scope, c Config, runs, _ beam.PCollection) beam.PCollection {
+// Saliency finds, per final model, the channels most important for "dog"
+// and their exemplar test images (saliency.Analyze with the paper's
+// settings), one element per model, Reshuffled so the models run in
+// parallel. In: PCollection<RunResult>; out: PCollection<SaliencyRecord>.
+func Saliency(s beam.Scope, c Config, runs beam.PCollection) beam.PCollection {
+	s = s.Scope("transforms.Saliency")
 	return beam.ParDo(s, &SaliencyFn{Cfg: c}, beam.Reshuffle(s, runs))
 }
 
@@ -84,13 +82,13 @@ type SaliencyFn struct {
 	Cfg Config
 }
 
-// ProcessElement analyses run's model and emits a KindSaliency Record.
-func (f *SaliencyFn) ProcessElement(ctx context.Context, run RunResult, emit func(Record)) error {
+// ProcessElement analyses run's model and emits its SaliencyRecord.
+func (f *SaliencyFn) ProcessElement(ctx context.Context, run RunResult, emit func(SaliencyRecord)) error {
 	r, err := runSaliency(ctx, f.Cfg, run)
 	if err != nil {
 		return err
 	}
-	emit(NewRecord(KindSaliency, r))
+	emit(r)
 	return nil
 }
 
@@ -120,23 +118,17 @@ func runSaliency(ctx context.Context, c Config, run RunResult) (SaliencyRecord, 
 	case ds.Test.ClassCounts()[o.Class] == 0:
 		res.Note = fmt.Sprintf("%s left out: the test set has no image of class %d (%s).", what, o.Class, cifar.ClassNames[o.Class])
 	default:
-		mk := store.Join(run.Key, ModelFile)
-		rd, err := st.Open(ctx, mk)
+		p, err := loadModel(ctx, st, run.Key)
 		if err != nil {
 			return res, fmt.Errorf("saliency: %w", err)
-		}
-		p, _, _, err := train.DecodeModel(rd, rd.Size(), st.URI(mk))
-		rd.Close()
-		if err != nil {
-			return res, err
 		}
 		sr, err := saliency.Analyze(p, cifar.CenterCropSet(ds.Test), ds.Test.Labels, o)
 		if err != nil {
 			return res, fmt.Errorf("saliency: %s seed %d: %w", run.Rule, run.Seed, err)
 		}
 		sr.Seed = run.Seed
-		if finiteSaliency(sr) {
-			res.Result = sr
+		if r := saliencyResult(sr); finiteSaliency(r) {
+			res.Result = r
 		} else {
 			res.Note = what + " left out: an importance or activation is NaN or infinite."
 		}
@@ -167,30 +159,16 @@ func finiteSaliency(r results.SaliencyResult) bool {
 	return true
 }
 
-// saliencyAnalysis is the Report hook of the Saliency stage: results into
+// addSaliency is Saliency's part of Report: results into
 // results.saliency (per rule, seeds ascending), notes into the report's
 // differences, and the exemplar grid: one row per rule (nn.RuleNames
 // order) from its lowest seed with a result, one column per top conv2
 // channel, each cell the channel's exemplar test images from the dataset
 // artifact.
-func saliencyAnalysis(ctx context.Context, env *ReportEnv) error {
-	var rs []SaliencyRecord
-	for _, p := range env.Gathered.Other[KindSaliency] {
-		var r SaliencyRecord
-		if err := json.Unmarshal([]byte(p), &r); err != nil {
-			return fmt.Errorf("decoding saliency record: %w", err)
-		}
-		rs = append(rs, r)
-	}
-	slices.SortFunc(rs, func(a, b SaliencyRecord) int {
-		if d := ruleIndex(a.Rule) - ruleIndex(b.Rule); d != 0 {
-			return d
-		}
-		return a.Seed - b.Seed
-	})
+func (env *studyReport) addSaliency(ctx context.Context) error {
 	var timings []map[string]any
 	rows := map[string]bool{}
-	for _, r := range rs {
+	for _, r := range env.Gathered.Saliency {
 		timings = append(timings, map[string]any{"rule": r.Rule, "seed": r.Seed, "key": r.Key,
 			"skipped": r.Skipped, "wall_seconds": r.WallSeconds})
 		if r.Note != "" {
@@ -220,7 +198,7 @@ func saliencyAnalysis(ctx context.Context, env *ReportEnv) error {
 }
 
 // exemplarRow is r's row of the exemplar grid: its top conv2 channels.
-func exemplarRow(ctx context.Context, env *ReportEnv, r SaliencyRecord) (figures.ExemplarRow, error) {
+func exemplarRow(ctx context.Context, env *studyReport, r SaliencyRecord) (figures.ExemplarRow, error) {
 	row := figures.ExemplarRow{Rule: r.Rule}
 	ds, err := LoadDataset(ctx, env.Cfg.Out, r.DatasetKey)
 	if err != nil {

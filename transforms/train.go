@@ -149,9 +149,8 @@ func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
 	}
 	progress.setTotal(c.TotalEpochs())
 	key := RunKey(c, r)
-	resultKey := store.Join(key, ResultFile)
 	var res RunResult
-	if done, err := loadDone(ctx, st, resultKey, &res); err != nil {
+	if done, err := loadDone(ctx, st, store.Join(key, ResultFile), &res); err != nil {
 		return RunResult{}, err
 	} else if done {
 		progress.skip(r.Epochs)
@@ -159,31 +158,43 @@ func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
 		res.Skipped = true
 		return res, nil
 	}
-
 	ds, err := LoadDataset(ctx, c.Out, r.DatasetKey)
 	if err != nil {
 		return RunResult{}, err
 	}
-	cfg := trainConfig(c, r)
-	opts := train.Options{}
 	stateKey := store.Join(key, StateFile)
-	if resume, err := loadState(ctx, st, stateKey); err != nil {
+	resume, err := loadState(ctx, st, stateKey)
+	if err != nil {
 		return RunResult{}, err
-	} else if resume != nil {
+	}
+	if resume != nil {
 		resumedCounter.Inc(ctx, 1)
 		progress.skip(resume.Epoch)
 		log.Infof(ctx, "%s %s seed %d: resuming after epoch %d from %s", r.Stage, r.Rule, r.Seed, resume.Epoch, st.URI(stateKey))
-		opts.Resume = resume
 	}
-	startEpoch := 0
-	if opts.Resume != nil {
-		startEpoch = opts.Resume.Epoch
-	}
-	nTrain := ds.Train.Len()
 	start := time.Now()
-	lastStep := 0
-	if opts.Resume != nil {
-		lastStep = opts.Resume.Step
+	opts := trainOptions(ctx, st, stateKey, r, resume, ds.Train.Len(), start)
+	out, err := train.Run(ctx, trainConfig(c, r), train.NewData(ds.Train, ds.Val, ds.Test), opts)
+	if err != nil {
+		return RunResult{}, fmt.Errorf("%s %s seed %d: %w", r.Stage, r.Rule, r.Seed, err)
+	}
+	res = runResult(key, r, out, resume, ds.Train.Len(), time.Since(start).Seconds())
+	if err := writeRun(ctx, st, key, r, out, res); err != nil {
+		return RunResult{}, err
+	}
+	runsCounter.Inc(ctx, 1)
+	return res, nil
+}
+
+// trainOptions are a run's hooks: after every epoch the state is
+// checkpointed to stateKey and the counters advance; each epoch logs its
+// progress and the ETAs.
+func trainOptions(ctx context.Context, st store.Store, stateKey string, r RunSpec, resume *train.State,
+	nTrain int, start time.Time) train.Options {
+	opts := train.Options{Resume: resume}
+	startEpoch, lastStep := 0, 0
+	if resume != nil {
+		startEpoch, lastStep = resume.Epoch, resume.Step
 	}
 	opts.OnEpoch = func(s *train.State) error {
 		var buf bytes.Buffer
@@ -210,13 +221,14 @@ func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
 		log.Infof(ctx, "%s %-11s seed %d epoch %d/%d loss %.4f val %.4f  %.0f images/s (backward %.0f%% of step time)  ETA run %s, pipeline %s",
 			r.Stage, r.Rule, r.Seed, p.Epoch, p.Epochs, p.TrainLoss, p.ValAcc, ips, 100*p.Timing.BackwardShare(), runETA.Round(time.Second), pipeETA)
 	}
-	out, err := train.Run(ctx, cfg, train.NewData(ds.Train, ds.Val, ds.Test), opts)
-	if err != nil {
-		return RunResult{}, fmt.Errorf("%s %s seed %d: %w", r.Stage, r.Rule, r.Seed, err)
-	}
-	wall := time.Since(start).Seconds()
+	return opts
+}
+
+// runResult summarises a finished run; wall is the seconds this execution
+// trained (after resume, if any).
+func runResult(key string, r RunSpec, out *train.Outcome, resume *train.State, nTrain int, wall float64) RunResult {
 	h := out.History
-	res = RunResult{
+	res := RunResult{
 		Stage: r.Stage, Key: key, DatasetKey: r.DatasetKey, Rule: r.Rule, Point: r.Point,
 		Index: r.Index, Seed: r.Seed, Epochs: r.Epochs,
 		BestValAcc: h.BestValAcc, TestAcc: h.TestAcc, BestEpoch: h.BestEpoch,
@@ -229,32 +241,39 @@ func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
 	if h.Diverged {
 		res.LastGoodEpoch = len(h.Epochs)
 	}
+	startEpoch := 0
+	if resume != nil {
+		startEpoch = resume.Epoch
+	}
 	if trained := out.Final.Epoch - startEpoch; trained > 0 && wall > 0 {
 		res.ImagesPerSec = float64(trained*nTrain) / wall
 	}
 	res.BackwardShare = out.Timing.BackwardShare()
-	// The final outputs, result.json last: its presence marks the run done.
-	if r.Stage == StageTrain { // grid models are never used again: save the space
+	return res
+}
+
+// writeRun writes a finished run's outputs under key — the model (final
+// runs only: grid models are never used again), history.json, then
+// result.json, whose presence marks the run done — and deletes the state.
+func writeRun(ctx context.Context, st store.Store, key string, r RunSpec, out *train.Outcome, res RunResult) error {
+	h := out.History
+	if r.Stage == StageTrain {
 		var mb bytes.Buffer
 		meta := train.ModelMeta{Rule: r.Rule, Sigma: r.Point.Sigma, Seed: uint64(r.Seed), Epoch: h.BestEpoch, BestValAcc: h.BestValAcc}
 		if err := train.EncodeModel(&mb, out.Best, out.Feedback, meta); err != nil {
-			return RunResult{}, err
+			return err
 		}
 		if err := st.Put(ctx, store.Join(key, ModelFile), mb.Bytes()); err != nil {
-			return RunResult{}, err
+			return err
 		}
 	}
-	if err := putJSON(ctx, st, store.Join(key, HistoryFile), h); err != nil {
-		return RunResult{}, err
+	if err := putJSON(ctx, st, store.Join(key, HistoryFile), historyResult(h)); err != nil {
+		return err
 	}
-	if err := putJSON(ctx, st, resultKey, res); err != nil {
-		return RunResult{}, err
+	if err := putJSON(ctx, st, store.Join(key, ResultFile), res); err != nil {
+		return err
 	}
-	if err := st.Delete(ctx, stateKey); err != nil {
-		return RunResult{}, err
-	}
-	runsCounter.Inc(ctx, 1)
-	return res, nil
+	return st.Delete(ctx, store.Join(key, StateFile))
 }
 
 // afterEpochHook, when set (by tests only), runs after each epoch's

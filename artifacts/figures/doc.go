@@ -84,7 +84,7 @@
 // the same tables (cells escaped for Markdown, and <, >, & as entities) and
 // references figures as figures/<name>.png, which the caller writes beside
 // report.md. Paper numbers (PaperTable1, PaperCKA, PaperSubsetN) are
-// package data copied from paper/NOTES.md.
+// package data copied from the paper (docs/paper.md).
 //
 // # Memory
 //

@@ -343,7 +343,7 @@ func TestGroupCKAAveragesOverSeedsElementwise(t *testing.T) {
 }
 
 func TestPaperCKADiagonalsMatchPublishedDiagonals(t *testing.T) {
-	// NOTES.md lists the diagonals separately ("Published diagonals"); the
+	// docs/paper.md lists the diagonals separately ("Published diagonals"); the
 	// full matrices were typed from another block, so this cross-checks them.
 	diag := map[string][5]float64{
 		"fa_random":   {.60, .24, .22, .16, .05},

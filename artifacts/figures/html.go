@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fabeam/fabeam/artifacts/results"
+	"github.com/fabeam/fabeam/engine/nn"
 )
 
 // The page's view model: every cell pre-formatted as text, so the HTML and
@@ -113,10 +114,13 @@ func hpText(rule string, h results.Hyperparameters) string {
 		return ""
 	}
 	s := "lr " + fmtSci(h.LR)
-	if h.WeightDecay != 0 || rule == "bp" {
+	spec, err := nn.Spec(rule)
+	// Weight decay is shown where it is non-zero or the rule's grid varies
+	// it (bp); sigma for every rule that draws B0 (and unknown rules).
+	if h.WeightDecay != 0 || (err == nil && len(spec.PaperGrid.WeightDecay) > 0) {
 		s += ", wd " + fmtSci(h.WeightDecay)
 	}
-	if rule != "bp" && rule != "usf_sn" {
+	if err != nil || spec.UsesSigma {
 		s += ", σ " + strconv.FormatFloat(h.Sigma, 'g', -1, 64)
 	}
 	return s + fmt.Sprintf(", %d epochs, batch %d", h.Epochs, h.BatchSize)
@@ -185,7 +189,7 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 		ours := matrixView(title, g.Matrix)
 		if g.Subset == "all" && !g.NoiseCeiling() {
 			pair := ckaPair{Ours: ours}
-			if pm, ok := PaperCKA[g.Rule]; ok && g.Reference == "bp" {
+			if pm, ok := PaperCKA[g.Rule]; ok && g.Reference == nn.Reference {
 				m := make([][]float64, len(pm))
 				for i := range pm {
 					m[i] = pm[i][:]

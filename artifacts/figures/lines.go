@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/fabeam/fabeam/artifacts/results"
+	"github.com/fabeam/fabeam/engine/nn"
 )
 
 // ErrNoData is returned (wrapped) by a figure function whose input holds
@@ -170,7 +171,7 @@ func smoothedPanels(fn, title, ylabel string, yMin float64, h map[string][]resul
 	inLegend := map[string]bool{}
 	for _, layer := range Layers {
 		series := stepSeries(h, layer, get)
-		delete(series, "bp")
+		delete(series, nn.Reference)
 		if len(series) == 0 {
 			continue
 		}

@@ -8,7 +8,7 @@ type PaperResult struct {
 }
 
 // PaperTable1 is the paper's Table 1 (best validation accuracy, its test
-// accuracy and epoch, one run per rule), from paper/NOTES.md "Published
+// accuracy and epoch, one run per rule), from docs/paper.md "Published
 // results (Table 1)".
 var PaperTable1 = map[string]PaperResult{
 	"bp":          {BestVal: 0.7592, Test: 0.7580, BestEpoch: 45},
@@ -19,7 +19,7 @@ var PaperTable1 = map[string]PaperResult{
 }
 
 // PaperCKA holds the paper's CKA matrices for subset "all" (Fig. 8), rows
-// the rule's layers and columns bp's, both conv1..fc3, from paper/NOTES.md
+// the rule's layers and columns bp's, both conv1..fc3, from docs/paper.md
 // "Full matrices". Values are printed to two decimals in the source.
 var PaperCKA = map[string][5][5]float64{
 	"fa_random": {
@@ -53,7 +53,7 @@ var PaperCKA = map[string][5][5]float64{
 }
 
 // PaperSubsetN is the paper's subset sizes for "both_correct" and "bp_only"
-// (of 15,000 validation + test images), from paper/NOTES.md "CKA".
+// (of 15,000 validation + test images), from docs/paper.md "CKA".
 var PaperSubsetN = map[string]map[string]int{
 	"both_correct": {"fa_random": 4838, "fa_toeplitz": 5315, "usf_init": 10009, "usf_sn": 10083},
 	"bp_only":      {"fa_random": 6538, "fa_toeplitz": 6061, "usf_init": 1367, "usf_sn": 1293},

@@ -13,6 +13,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/fabeam/fabeam/engine/nn"
 )
 
 // DPI is the resolution every plot is rendered at.
@@ -26,39 +28,42 @@ const EMAAlpha = 0.05
 var Layers = []string{"conv1", "conv2", "fc1", "fc2", "fc3"}
 
 // RuleOrder is the order in which rules appear in every table, legend and
-// figure. Rules not listed here follow, sorted by name.
-var RuleOrder = []string{"bp", "fa_random", "fa_toeplitz", "usf_init", "usf_sn"}
+// figure: the engine's (nn.RuleNames). Rules not listed here follow,
+// sorted by name.
+var RuleOrder = nn.RuleNames()
 
 // ClassNames are the CIFAR-10 classes in label order.
 var ClassNames = []string{"airplane", "automobile", "bird", "cat", "deer",
 	"dog", "frog", "horse", "ship", "truck"}
 
-// ruleNames are the paper's display names.
-var ruleNames = map[string]string{
-	"bp":          "BP",
-	"fa_random":   "FA (Random)",
-	"fa_toeplitz": "FA (Toeplitz)",
-	"usf_init":    "uSF Init",
-	"usf_sn":      "uSF SN",
-}
-
-// RuleName returns the paper's display name of rule ("FA (Random)" for
-// "fa_random"), or rule itself when it is not one of the paper's five.
+// RuleName returns the display name rule declares (nn.RuleSpec.Display:
+// "FA (Random)" for "fa_random"), or rule itself when the engine does not
+// know it.
 func RuleName(rule string) string {
-	if n, ok := ruleNames[rule]; ok {
-		return n
+	if s, err := nn.Spec(rule); err == nil {
+		return s.Display
 	}
 	return rule
 }
 
-// ruleColors follow the Okabe–Ito colour-blind-safe palette.
-var ruleColors = map[string]color.RGBA{
-	"bp":          {0, 0, 0, 255},     // black
-	"fa_random":   {230, 159, 0, 255}, // orange
-	"fa_toeplitz": {213, 94, 0, 255},  // vermillion
-	"usf_init":    {0, 114, 178, 255}, // blue
-	"usf_sn":      {0, 158, 115, 255}, // bluish green
-}
+// ruleColors are the colours of the engine's rules, in nn.RuleNames order,
+// from the Okabe–Ito colour-blind-safe palette.
+var ruleColors = func() map[string]color.RGBA {
+	palette := []color.RGBA{
+		{0, 0, 0, 255},     // black
+		{230, 159, 0, 255}, // orange
+		{213, 94, 0, 255},  // vermillion
+		{0, 114, 178, 255}, // blue
+		{0, 158, 115, 255}, // bluish green
+	}
+	m := map[string]color.RGBA{}
+	for i, r := range nn.RuleNames() {
+		if i < len(palette) {
+			m[r] = palette[i]
+		}
+	}
+	return m
+}()
 
 var extraColors = []color.RGBA{
 	{204, 121, 167, 255}, // reddish purple

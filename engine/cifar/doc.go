@@ -83,10 +83,11 @@
 // by hand. DownloadMD5 and EnsureDataMD5 take the expected MD5, so tests can
 // serve a synthetic archive.
 //
-// Note: the copy of the data at /work/shared/cifar10 has byte-exact training
-// files but a test_batch.bin whose records 1000–9999 are JPEG-decoded
-// approximations (see its SOURCE.md); it passes CheckDir, so EnsureData
-// keeps it.
+// CheckDir checks the format of the files, not their content: a copy whose
+// test_batch.bin was rebuilt from other sources (for example from images
+// decoded from JPEG) passes it, so EnsureData keeps it. TestFileMD5 is the
+// official test batch's MD5; the study's report says when the test batch
+// differs from it.
 //
 // This package imports no Beam and no cgo; programmer errors panic with the
 // prefix "cifar: ".

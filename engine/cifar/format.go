@@ -49,6 +49,11 @@ var TrainFiles = []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.
 // TestFile is the test batch file.
 const TestFile = "test_batch.bin"
 
+// TestFileMD5 is the MD5 of TestFile as the official archive (ArchiveMD5)
+// holds it. A test batch with another MD5 passes Load's format checks but
+// does not hold the official test images.
+const TestFileMD5 = "803d5f7f4d78ea53de84dbe85f74fb6d"
+
 // AllFiles returns the six files a data directory must hold: TrainFiles then TestFile.
 func AllFiles() []string {
 	return append(append([]string(nil), TrainFiles...), TestFile)

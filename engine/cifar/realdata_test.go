@@ -18,9 +18,8 @@ func realDir(t *testing.T) string {
 }
 
 // TestRealFilesHaveTheDocumentedCountsAndLabels checks each real file against
-// the per-class counts and first ten labels listed in
-// /work/shared/cifar10/SOURCE.md (which match the Kaggle trainLabels.csv and
-// the cleanlab test labels).
+// the per-class counts and first ten labels of the official files (which
+// match the Kaggle trainLabels.csv and the cleanlab test labels).
 func TestRealFilesHaveTheDocumentedCountsAndLabels(t *testing.T) {
 	dir := realDir(t)
 	tests := []struct {

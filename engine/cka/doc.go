@@ -20,7 +20,7 @@
 //	HSIC₁(K,L) = [tr(K~L~) + (1ᵀK~1)(1ᵀL~1)/((n-1)(n-2)) - 2/(n-2) 1ᵀK~L~1] / (n(n-3))
 //	CKA = HSIC₁(K,L) / sqrt(HSIC₁(K,K) HSIC₁(L,L))
 //
-// where K~, L~ are K, L with their diagonals set to zero (NOTES.md, CKA).
+// where K~, L~ are K, L with their diagonals set to zero (docs/paper.md, CKA).
 //
 // Minibatch, the paper's estimator: o.Passes passes over a seeded shuffle of
 // the n examples, each cut into floor(n/o.BatchSize) batches of o.BatchSize
@@ -95,7 +95,7 @@
 // batches are computed in parallel, but each writes only its own slot, and
 // the slots are summed in a fixed order (tile order, batch order). The
 // shuffle of pass p is the (p+1)-th Perm(n) of rng.New(o.Seed,
-// ShufflePurpose). The authors' shuffle was unseeded (NOTES.md), so their
+// ShufflePurpose). The authors' shuffle was unseeded (docs/paper.md), so their
 // numbers cannot be reproduced to the digit; ours can.
 //
 // # Errors, panics, NaN

@@ -6,7 +6,7 @@ import (
 )
 
 // unbiasedHSIC is the unbiased HSIC estimator of Song et al. (2012), in the
-// form of NOTES.md, from its four sums over an n-example batch with
+// form of docs/paper.md, from its four sums over an n-example batch with
 // K~ = K, L~ = L with zero diagonals:
 //
 //	tr = tr(K~ L~) = Σ_{i≠j} K_ij L_ij

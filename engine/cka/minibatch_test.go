@@ -9,7 +9,7 @@ import (
 )
 
 func TestDefaultMinibatchIsThePapers(t *testing.T) {
-	// NOTES.md, CKA: batches of 256, 5 passes.
+	// docs/paper.md, CKA: batches of 256, 5 passes.
 	if got, want := DefaultMinibatch(7), (MinibatchOptions{BatchSize: 256, Passes: 5, Seed: 7}); got != want {
 		t.Errorf("DefaultMinibatch(7) = %+v, want %+v", got, want)
 	}

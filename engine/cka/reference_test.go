@@ -57,7 +57,7 @@ func refHSICBiased(k, l *mat.Dense) float64 {
 	return mat.Trace(&p) / float64((n-1)*(n-1))
 }
 
-// refHSICUnbiased is NOTES.md's formula, term by term, with explicit
+// refHSICUnbiased is docs/paper.md's formula, term by term, with explicit
 // matrices K~, L~ and the ones vector.
 func refHSICUnbiased(k, l *mat.Dense) float64 {
 	n, _ := k.Dims()

@@ -3,13 +3,42 @@ package compare
 import (
 	"fmt"
 
-	"github.com/fabeam/fabeam/artifacts/results"
 	"github.com/fabeam/fabeam/engine/cifar"
 	"github.com/fabeam/fabeam/engine/cka"
 	"github.com/fabeam/fabeam/engine/nn"
 )
 
-// Subset names, as written to results.CKAEntry.Subset.
+// Entry is one CKA matrix: the rule's model of Seed (rows) against the
+// Reference model of ReferenceSeed (columns) on one subset of N images.
+type Entry struct {
+	Seed          int
+	Rule          string
+	Reference     string
+	ReferenceSeed int
+	// Subset is SubsetAll, SubsetBothCorrect or SubsetRefOnly.
+	Subset string
+	N      int
+	// TooSmall is set, and Matrix left nil, when the subset holds fewer
+	// images than one CKA minibatch.
+	TooSmall bool
+	// Matrix is 5×5, rows the rule's layers, columns the reference's.
+	Matrix [][]float64
+	// Estimator is Estimator.
+	Estimator string
+}
+
+// ClassResult is one rule's per-class test accuracy (fractions, CIFAR-10
+// class order) and, against bp, its deficit per class and the class with
+// the largest deficit (WorstClassIdx -1 when there is no deficit).
+type ClassResult struct {
+	Accuracy       []float64
+	DeficitVsBP    []float64
+	WorstClass     string
+	WorstClassIdx  int
+	WorstClassDrop float64
+}
+
+// Subset names, as written to Entry.Subset.
 const (
 	// SubsetAll is every image.
 	SubsetAll = "all"
@@ -25,7 +54,7 @@ const Estimator = "minibatch_unbiased"
 
 // LayerDims are the widths of the five pre-ReLU feature matrices: conv1
 // (64,20,20) = 25,600; conv2 (64,6,6) = 2,304; fc1 384; fc2 192; fc3 10.
-var LayerDims = [nn.NumLayers]int{64 * 20 * 20, 64 * 6 * 6, 384, 192, 10}
+var LayerDims = nn.FeatureDims
 
 // Features are one model's pre-ReLU outputs on n images, in the order
 // conv1, conv2, fc1, fc2, fc3 (each a cka.Matrix of n rows, features in
@@ -50,11 +79,10 @@ func (f *Features) check(where string) {
 }
 
 // ExtractFeatures runs the n images of x (n,3,24,24) through p, batch
-// images at a time (any rule gives the same forward pass; a bp model is
-// used), and copies every layer's pre-ReLU output and the predictions. It
-// holds one model and the features: n × 28,890 float32 (1.7 GB for the
-// 15,000 val+test images, 1.5 GB of it conv1). It panics on malformed
-// input.
+// images at a time (nn.ForwardDataset), and copies every layer's pre-ReLU
+// output and the predictions. It holds one model and the features: n ×
+// 28,890 float32 (1.7 GB for the 15,000 val+test images, 1.5 GB of it
+// conv1). It panics on malformed input.
 func ExtractFeatures(p *nn.Params, x []float32, n, batch int) *Features {
 	const size = nn.InputC * nn.InputH * nn.InputW
 	if n < 0 || batch < 1 || len(x) != n*size {
@@ -64,28 +92,14 @@ func ExtractFeatures(p *nn.Params, x []float32, n, batch int) *Features {
 	for l := range f.Layers {
 		f.Layers[l] = cka.Matrix{Rows: n, Cols: LayerDims[l], Data: make([]float32, n*LayerDims[l])}
 	}
-	if n == 0 {
-		return f
-	}
-	batch = min(batch, n)
-	rule, err := nn.NewRule("bp", 0, 0)
-	if err != nil {
-		panic("compare: " + err.Error())
-	}
-	m := nn.NewModel(p, rule, batch)
-	for i0 := 0; i0 < n; i0 += batch {
-		nb := min(batch, n-i0)
-		m.Forward(x[i0*size:(i0+nb)*size], nb)
-		for l := range f.Layers {
+	nn.ForwardDataset(p, x, batch, func(b *nn.Block) error {
+		for l, src := range b.Features {
 			d := LayerDims[l]
-			src := m.PreActivation(l)
-			if len(src) != nb*d {
-				panic(fmt.Sprintf("compare: layer %s gave %d values for %d images, want %d each", nn.LayerNames[l], len(src), nb, d))
-			}
-			copy(f.Layers[l].Data[i0*d:(i0+nb)*d], src)
+			copy(f.Layers[l].Data[b.Lo*d:b.Hi*d], src)
 		}
-		m.Predict(f.Pred[i0 : i0+nb : i0+nb])
-	}
+		copy(f.Pred[b.Lo:b.Hi], b.Pred)
+		return nil
+	})
 	return f
 }
 
@@ -160,19 +174,19 @@ type Pair struct {
 //
 // Memory: the subsets are read in place (cka.MinibatchMatrixRows), so a
 // call needs little beyond ref and rule themselves.
-func CKAMatrices(ref, rule *Features, labels []uint8, pair Pair, o cka.MinibatchOptions) ([]results.CKAEntry, error) {
+func CKAMatrices(ref, rule *Features, labels []uint8, pair Pair, o cka.MinibatchOptions) ([]Entry, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	ref.check("CKAMatrices: ref")
 	rule.check("CKAMatrices: rule")
 	all, both, refOnly := Subsets(labels, ref.Pred, rule.Pred)
-	var out []results.CKAEntry
+	var out []Entry
 	for _, s := range []struct {
 		name string
 		idx  []int
 	}{{SubsetAll, all}, {SubsetBothCorrect, both}, {SubsetRefOnly, refOnly}} {
-		e := results.CKAEntry{Seed: pair.Seed, Rule: pair.Rule, Reference: pair.Reference, ReferenceSeed: pair.ReferenceSeed,
+		e := Entry{Seed: pair.Seed, Rule: pair.Rule, Reference: pair.Reference, ReferenceSeed: pair.ReferenceSeed,
 			Subset: s.name, N: len(s.idx), Estimator: Estimator}
 		if len(s.idx) < o.BatchSize {
 			e.TooSmall = true
@@ -206,7 +220,7 @@ func CeilingPairs(seeds []int) []Pair {
 	}
 	out := make([]Pair, len(seeds))
 	for i, s := range seeds {
-		out[i] = Pair{Seed: s, Rule: "bp", Reference: "bp", ReferenceSeed: seeds[(i+1)%len(seeds)]}
+		out[i] = Pair{Seed: s, Rule: nn.Reference, Reference: nn.Reference, ReferenceSeed: seeds[(i+1)%len(seeds)]}
 	}
 	return out
 }
@@ -246,8 +260,8 @@ func ClassAccuracy(labels []uint8, pred []int) ([]float64, error) {
 // entry, and every entry when pred holds no "bp", have no deficit and
 // WorstClassIdx = -1. It returns an error if a rule has no seeds or a class
 // has no image.
-func PerClass(labels []uint8, pred map[string][][]int) (map[string]results.PerClass, error) {
-	out := make(map[string]results.PerClass, len(pred))
+func PerClass(labels []uint8, pred map[string][][]int) (map[string]ClassResult, error) {
+	out := make(map[string]ClassResult, len(pred))
 	for rule, seeds := range pred {
 		if len(seeds) == 0 {
 			return nil, fmt.Errorf("compare: rule %q has no predictions; give at least one seed's test predictions", rule)
@@ -265,14 +279,14 @@ func PerClass(labels []uint8, pred map[string][][]int) (map[string]results.PerCl
 		for c := range mean {
 			mean[c] /= float64(len(seeds))
 		}
-		out[rule] = results.PerClass{Accuracy: mean, WorstClassIdx: -1}
+		out[rule] = ClassResult{Accuracy: mean, WorstClassIdx: -1}
 	}
-	bp, ok := out["bp"]
+	bp, ok := out[nn.Reference]
 	if !ok {
 		return out, nil
 	}
 	for rule, pc := range out {
-		if rule == "bp" {
+		if rule == nn.Reference {
 			continue
 		}
 		pc.DeficitVsBP = make([]float64, nn.NumClasses)

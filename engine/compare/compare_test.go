@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/fabeam/fabeam/artifacts/results"
 	"github.com/fabeam/fabeam/engine/cifar"
 	"github.com/fabeam/fabeam/engine/cka"
 	"github.com/fabeam/fabeam/engine/nn"
@@ -99,7 +98,7 @@ func TestCKAMatricesSubsetsSizesAndOrientation(t *testing.T) {
 	}
 	for k, w := range want {
 		e := got[k]
-		head := results.CKAEntry{Seed: 3, Rule: "fa_random", Reference: "bp", ReferenceSeed: 3, Subset: w.subset, N: len(w.idx), TooSmall: w.tooSmall, Estimator: "minibatch_unbiased"}
+		head := Entry{Seed: 3, Rule: "fa_random", Reference: "bp", ReferenceSeed: 3, Subset: w.subset, N: len(w.idx), TooSmall: w.tooSmall, Estimator: "minibatch_unbiased"}
 		m := e.Matrix
 		e.Matrix = nil
 		if !reflect.DeepEqual(e, head) {
@@ -295,7 +294,7 @@ func TestPerClassHandMadeExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]results.PerClass{
+	want := map[string]ClassResult{
 		"bp": {Accuracy: []float64{1, 1, 1, 0.75, 1, 0.75, 1, 1, 1, 1}, WorstClassIdx: -1},
 		"fa": {Accuracy: []float64{1, 1, 1, 0.5, 1, 0, 1, 0.5, 1, 1},
 			DeficitVsBP: []float64{0, 0, 0, 0.25, 0, 0.75, 0, 0.5, 0, 0},
@@ -320,7 +319,7 @@ func TestPerClassHandMadeExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := (results.PerClass{Accuracy: want["fa"].Accuracy, WorstClassIdx: -1}); !reflect.DeepEqual(got["fa"], w) {
+	if w := (ClassResult{Accuracy: want["fa"].Accuracy, WorstClassIdx: -1}); !reflect.DeepEqual(got["fa"], w) {
 		t.Errorf("without bp: %+v, want %+v", got["fa"], w)
 	}
 }

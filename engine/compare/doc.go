@@ -1,4 +1,4 @@
-// Package compare holds the numerics of the Compare stage (issue 5 item 2):
+// Package compare holds the numerics of the Compare stage (docs/paper.md, "CKA"):
 // per seed, the bp model against each rule's model by linear CKA on three
 // subsets of the images, the bp-against-bp noise ceiling, and per-class test
 // accuracy with each rule's deficit against bp. Plain Go, no Beam: the
@@ -40,7 +40,7 @@
 //
 //   - The reference's predictions define the subsets; for the ceiling the
 //     "bp_only" subset is "reference seed right, row seed wrong". The subset
-//     name stays "bp_only" (results.CKAEntry.Subset).
+//     name stays "bp_only" (Entry.Subset).
 //   - The shuffle seed is the caller's (the pipeline derives it from the
 //     run seed); the same options serve all three subsets, each shuffled
 //     over its own size, so every subset's batches are reproducible.

@@ -1,5 +1,5 @@
 // Package nn is fabeam's neural-network engine: Architecture 1 of the study
-// (NOTES.md), its forward and backward passes in float32, the five learning
+// (docs/paper.md), its forward and backward passes in float32, the five learning
 // rules, softmax cross-entropy, Adam, and the alignment metrics. It imports
 // only engine/rng and engine/gemm; no Beam.
 //
@@ -117,12 +117,12 @@
 // buffer the model owns. Rules holding B0 implement FeedbackTensors for
 // checkpoints. Rules keep no per-model state (uSF writes into the model's
 // scratch), so one Rule value may serve several models concurrently. The
-// reference for every rule is the authors' autograd code, which
-// bench/torch_arch1.py mirrors.
+// reference for every rule is the authors' autograd code (docs/paper.md,
+// "Learning rules"), which bench/torch_arch1.py mirrors.
 //
 // # Metrics
 //
-// With Model.Metrics on, Backward fills Model.Step (NOTES.md, "Gradient
+// With Model.Metrics on, Backward fills Model.Step (docs/paper.md, "Gradient
 // alignment", "Sign concordance"):
 //
 //   - Angle[l], l = conv2..fc3: for the error δ at layer l's output (which

@@ -96,7 +96,7 @@ type Model struct {
 	bpGrad *Params   // bp gradients for UpdateAngles
 }
 
-// StepMetrics are the per-step alignment measurements of NOTES.md
+// StepMetrics are the per-step alignment measurements of docs/paper.md
 // ("Gradient alignment", "Sign concordance").
 type StepMetrics struct {
 	// Angle is the local alignment angle in degrees for Conv2..FC3: per

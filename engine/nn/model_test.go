@@ -29,7 +29,7 @@ func newTestRule(t testing.TB, name string) Rule {
 }
 
 // The layout is PyTorch's state_dict: ten tensors in order, with the
-// published shapes, contiguous in Data, 404,746 values (NOTES.md).
+// published shapes, contiguous in Data, 404,746 values (docs/paper.md).
 func TestParamsLayoutIsStateDictOrder(t *testing.T) {
 	p := NewParams()
 	want := []struct {

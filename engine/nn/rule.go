@@ -3,7 +3,6 @@ package nn
 import (
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/fabeam/fabeam/engine/rng"
 )
@@ -13,9 +12,10 @@ import (
 // input, for layers Conv2, FC1, FC2 and FC3 (Conv1 sends nothing back).
 // Weight and bias gradients are always the ordinary ones.
 //
-// Adding a rule means one new type implementing Rule (plus FeedbackTensors if
-// it holds fixed random tensors that a checkpoint must carry), one line in
-// the rules table of rule.go, and its tests.
+// Adding a rule means one file holding a type implementing Rule (plus
+// FeedbackTensors if it holds fixed random tensors that a checkpoint must
+// carry) and its RuleSpec, one entry in the rules table below, and its
+// tests.
 type Rule interface {
 	// Name returns the rule's name as accepted by NewRule.
 	Name() string
@@ -54,24 +54,16 @@ type FeedbackTensors interface {
 	SetFeedback(ts []Tensor) error
 }
 
-// rules is the table of known rules, in the order RuleNames reports them.
-var rules = []struct {
-	name string
-	make func(sigma float64, seed uint64) Rule
-}{
-	{"bp", func(float64, uint64) Rule { return BP{} }},
-	{"fa_random", func(sigma float64, seed uint64) Rule { return NewFARandom(sigma, seed) }},
-	{"fa_toeplitz", func(sigma float64, seed uint64) Rule { return NewFAToeplitz(sigma, seed) }},
-	{"usf_init", func(sigma float64, seed uint64) Rule { return NewUSFInit(sigma, seed) }},
-	{"usf_sn", func(float64, uint64) Rule { return USFSN{} }},
-}
+// rules is the table of known rules, in the order RuleNames reports them
+// (and every table and figure shows them).
+var rules = []*RuleSpec{&bpSpec, &faRandomSpec, &faToeplitzSpec, &usfInitSpec, &usfSNSpec}
 
 // RuleNames returns the names NewRule accepts:
 // bp, fa_random, fa_toeplitz, usf_init, usf_sn.
 func RuleNames() []string {
 	names := make([]string, len(rules))
 	for i, r := range rules {
-		names[i] = r.name
+		names[i] = r.Name
 	}
 	return names
 }
@@ -81,18 +73,14 @@ func RuleNames() []string {
 // without them ignore sigma and seed. An unknown name or a sigma that is not
 // a positive finite number (for rules that use it) is an error.
 func NewRule(name string, sigma float64, seed uint64) (Rule, error) {
-	for _, r := range rules {
-		if r.name != name {
-			continue
-		}
-		if name == "fa_random" || name == "fa_toeplitz" || name == "usf_init" {
-			if !(sigma > 0) || math.IsInf(sigma, 0) {
-				return nil, fmt.Errorf("nn: rule %q needs a positive finite sigma for its feedback weights, got %v (the paper uses 0.01, 0.05 or 0.1)", name, sigma)
-			}
-		}
-		return r.make(sigma, seed), nil
+	s, err := Spec(name)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("nn: unknown learning rule %q; choose one of %s", name, strings.Join(RuleNames(), ", "))
+	if s.UsesSigma && (!(sigma > 0) || math.IsInf(sigma, 0)) {
+		return nil, fmt.Errorf("nn: rule %q needs a positive finite sigma for its feedback weights, got %v (the paper uses 0.01, 0.05 or 0.1)", name, sigma)
+	}
+	return s.New(sigma, seed), nil
 }
 
 // fixedFeedback holds the fixed random tensors B0 of the FA-family rules,

@@ -7,12 +7,21 @@ package nn
 // the flattened output and input carries the error back. For Conv2 that is a
 // dense (2304, 6400) matrix (59 MB), with no weight sharing; for the linear
 // layers it has W's shape. It is the paper's "FA (random)" rule, following
-// the authors' code (NOTES.md, "Learning rules").
+// the authors' code (docs/paper.md, "Learning rules").
 type FARandom struct {
 	fixedFeedback
 }
 
 // conv2DenseShape is fa_random's Conv2 operator shape: (64*6*6, 64*10*10).
+var faRandomSpec = RuleSpec{
+	Name: "fa_random", Display: "FA (Random)", Family: FamilyRandomFeedback, UsesSigma: true,
+	PaperGrid:   Grid{LR: []float64{1e-3, 3e-3, 1e-2}, Sigma: []float64{0.01, 0.05, 0.1}},
+	PaperChoice: Hyper{LR: 1e-3, Sigma: 0.01},
+	// B0: conv2's dense 2304×6400 operator and fc1..fc3's of W's shape.
+	StoredFeedback: int64(numel(conv2DenseShape)) + weightCount(FC1),
+	New:            func(sigma float64, seed uint64) Rule { return NewFARandom(sigma, seed) },
+}
+
 var conv2DenseShape = []int{64 * 6 * 6, 64 * 10 * 10}
 
 // NewFARandom draws the fixed operators from rng.New(seed,

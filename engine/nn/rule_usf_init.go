@@ -13,6 +13,15 @@ type USFInit struct {
 	fixedFeedback
 }
 
+var usfInitSpec = RuleSpec{
+	Name: "usf_init", Display: "uSF Init", Family: FamilySignConcordant, UsesSigma: true,
+	PaperGrid:   Grid{LR: []float64{1e-3, 3e-3, 1e-2}, Sigma: []float64{0.01, 0.05, 0.1}},
+	PaperChoice: Hyper{LR: 1e-3, Sigma: 0.1},
+	// |B0| of W's shape for conv2..fc3, and the operator derived from W.
+	StoredFeedback: weightCount(Conv2), DerivedFeedback: weightCount(Conv2),
+	New: func(sigma float64, seed uint64) Rule { return NewUSFInit(sigma, seed) },
+}
+
 // NewUSFInit draws B0 from rng.New(seed, "feedback/<layer>"). It panics if
 // sigma is not positive.
 func NewUSFInit(sigma float64, seed uint64) *USFInit {

@@ -10,10 +10,19 @@ import "math"
 //
 // recomputed every step, per layer, with the Frobenius norm of the whole
 // weight tensor (the paper's text says "spectral"; its code, which produced
-// the published numbers, uses Frobenius — NOTES.md). sign(0) = 0, so
+// the published numbers, uses Frobenius — docs/paper.md). sign(0) = 0, so
 // ‖sign(W)‖_F = sqrt(number of non-zero weights). Both norms are
 // accumulated in float64. It has no random tensors.
 type USFSN struct{}
+
+var usfSNSpec = RuleSpec{
+	Name: "usf_sn", Display: "uSF SN", Family: FamilySignConcordant,
+	PaperGrid:   Grid{LR: []float64{1e-3, 3e-3, 1e-2, 3e-2}},
+	PaperChoice: Hyper{LR: 1e-3},
+	// No B0: the operator is derived from W at every step.
+	DerivedFeedback: weightCount(Conv2),
+	New:             func(float64, uint64) Rule { return USFSN{} },
+}
 
 // Name returns "usf_sn".
 func (USFSN) Name() string { return "usf_sn" }

@@ -1,6 +1,6 @@
 // Package saliency computes the paper's Grad-CAM-style channel importance
-// and top-activating exemplars (issue 5 item 3; NOTES.md "Channel importance
-// and exemplars").
+// and top-activating exemplars (docs/paper.md, "Channel importance and
+// exemplars").
 //
 // # What it computes
 //

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/fabeam/fabeam/artifacts/results"
 	"github.com/fabeam/fabeam/engine/nn"
 )
 
@@ -52,7 +51,7 @@ func checkInput(where string, x []float32, n, batch int) {
 // bpModel returns a plain backprop model over p, so that every gradient it
 // computes is the true gradient whatever rule trained p.
 func bpModel(p *nn.Params, batch int) *nn.Model {
-	rule, err := nn.NewRule("bp", 0, 0)
+	rule, err := nn.NewRule(nn.Reference, 0, 0)
 	if err != nil {
 		panic("saliency: " + err.Error())
 	}
@@ -173,8 +172,8 @@ func ChannelImportance(p *nn.Params, x []float32, n, batch, layer int) []float64
 }
 
 // MeanActivations runs the n images of x through p (forward only, batch
-// images at a time) and returns, per entry of layers, the (n, channels)
-// float64 spatial means of that layer's pre-ReLU output.
+// images at a time: nn.ForwardDataset) and returns, per entry of layers,
+// the (n, channels) float64 spatial means of that layer's pre-ReLU output.
 func MeanActivations(p *nn.Params, x []float32, n, batch int, layers []int) [][]float64 {
 	checkInput("MeanActivations", x, n, batch)
 	out := make([][]float64, len(layers))
@@ -182,20 +181,13 @@ func MeanActivations(p *nn.Params, x []float32, n, batch int, layers []int) [][]
 		checkLayer("MeanActivations", l)
 		out[k] = make([]float64, n*layerGeom[l].channels)
 	}
-	if n == 0 {
-		return out
-	}
-	batch = min(batch, n)
-	m := bpModel(p, batch)
-	const size = nn.InputC * nn.InputH * nn.InputW
-	for i0 := 0; i0 < n; i0 += batch {
-		nb := min(batch, n-i0)
-		m.Forward(x[i0*size:(i0+nb)*size], nb)
+	nn.ForwardDataset(p, x, batch, func(b *nn.Block) error {
 		for k, l := range layers {
 			g := layerGeom[l]
-			spatialMeans(out[k][i0*g.channels:(i0+nb)*g.channels], m.PreActivation(l), nb, g.channels, g.spatial)
+			spatialMeans(out[k][b.Lo*g.channels:b.Hi*g.channels], b.Features[l], b.Hi-b.Lo, g.channels, g.spatial)
 		}
-	}
+		return nil
+	})
 	return out
 }
 
@@ -257,6 +249,36 @@ func TopActivating(p *nn.Params, x []float32, n, batch, layer, channel, k int) (
 	return idx, act
 }
 
+// Result is one model's channel importance and exemplars (Analyze).
+type Result struct {
+	// Seed is the model's seed (filled by the caller).
+	Seed int
+	// Layers are the analysed layers, in Options.Layers order.
+	Layers []Layer
+}
+
+// Layer is one layer's analysis.
+type Layer struct {
+	// Layer is the layer's name (nn.LayerNames).
+	Layer string
+	// Importance is every channel's importance, averaged over the images
+	// of Options.Class.
+	Importance []float64
+	// Top are the most important channels, most important first.
+	Top []Top
+}
+
+// Top is one of a layer's most important channels.
+type Top struct {
+	Channel    int
+	Importance float64
+	// Exemplars are the indices of the test images with the highest
+	// spatial-mean pre-ReLU activation of the channel, highest first, and
+	// Activation those activations.
+	Exemplars  []int
+	Activation []float64
+}
+
 // Options configures Analyze.
 type Options struct {
 	// Layers are the layers to analyse, in the order they are reported
@@ -313,9 +335,9 @@ func (o Options) Validate() error {
 // result's Seed is left 0 for the caller to fill. It returns an error if
 // o is invalid or no image has label o.Class, and panics if testX and testY
 // disagree in length.
-func Analyze(p *nn.Params, testX []float32, testY []uint8, o Options) (results.SaliencyResult, error) {
+func Analyze(p *nn.Params, testX []float32, testY []uint8, o Options) (Result, error) {
 	if err := o.Validate(); err != nil {
-		return results.SaliencyResult{}, err
+		return Result{}, err
 	}
 	const size = nn.InputC * nn.InputH * nn.InputW
 	n := len(testY)
@@ -327,7 +349,7 @@ func Analyze(p *nn.Params, testX []float32, testY []uint8, o Options) (results.S
 		}
 	}
 	if len(sel) == 0 {
-		return results.SaliencyResult{}, fmt.Errorf("saliency: no test image has label %d, so channel importance is undefined; check the test labels or Options.Class", o.Class)
+		return Result{}, fmt.Errorf("saliency: no test image has label %d, so channel importance is undefined; check the test labels or Options.Class", o.Class)
 	}
 	xc := make([]float32, len(sel)*size)
 	for j, i := range sel {
@@ -335,10 +357,10 @@ func Analyze(p *nn.Params, testX []float32, testY []uint8, o Options) (results.S
 	}
 	stats := Stats(p, xc, len(sel), o.Batch, o.Layers)
 	means := MeanActivations(p, testX, n, o.Batch, o.Layers)
-	res := results.SaliencyResult{Layers: make([]results.LayerChannel, len(o.Layers))}
+	res := Result{Layers: make([]Layer, len(o.Layers))}
 	for k, l := range o.Layers {
 		imp := stats[k].Importance()
-		lc := results.LayerChannel{Layer: nn.LayerNames[l], Importance: imp}
+		lc := Layer{Layer: nn.LayerNames[l], Importance: imp}
 		for _, c := range TopK(imp, o.TopChannels) {
 			col := column(means[k], layerGeom[l].channels, c)
 			ex := TopK(col, o.Exemplars)
@@ -346,7 +368,7 @@ func Analyze(p *nn.Params, testX []float32, testY []uint8, o Options) (results.S
 			for j, i := range ex {
 				act[j] = col[i]
 			}
-			lc.Top = append(lc.Top, results.TopChannel{Channel: c, Importance: imp[c], Exemplars: ex, Activation: act})
+			lc.Top = append(lc.Top, Top{Channel: c, Importance: imp[c], Exemplars: ex, Activation: act})
 		}
 		res.Layers[k] = lc
 	}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fabeam/fabeam/artifacts/results"
 	"github.com/fabeam/fabeam/engine/cifar"
 	"github.com/fabeam/fabeam/engine/nn"
 	"github.com/fabeam/fabeam/engine/rng"
@@ -39,18 +38,22 @@ type Config struct {
 	EvalBatch int
 }
 
-// Validate reports the first invalid field of c.
+// Hyper returns c's hyper-parameters.
+func (c Config) Hyper() nn.Hyper {
+	return nn.Hyper{LR: c.LR, WeightDecay: c.WeightDecay, Sigma: c.Sigma}
+}
+
+// Validate reports the first invalid field of c. It checks the rule's
+// hyper-parameters against its nn.RuleSpec and draws no random tensors.
 func (c Config) Validate() error {
-	if _, err := nn.NewRule(c.Rule, c.Sigma, c.Seed); err != nil {
+	spec, err := nn.Spec(c.Rule)
+	if err != nil {
 		return fmt.Errorf("train: config field Rule: %w", err)
 	}
+	if err := spec.CheckHyper(c.Hyper()); err != nil {
+		return fmt.Errorf("train: config fields LR, WeightDecay, Sigma: %w", err)
+	}
 	switch {
-	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return fmt.Errorf("train: config field LR = %v: must be a positive finite learning rate", c.LR)
-	case c.WeightDecay < 0 || math.IsNaN(c.WeightDecay):
-		return fmt.Errorf("train: config field WeightDecay = %v: must be >= 0", c.WeightDecay)
-	case c.Sigma < 0 || math.IsNaN(c.Sigma):
-		return fmt.Errorf("train: config field Sigma = %v: must be >= 0", c.Sigma)
 	case c.Epochs <= 0:
 		return fmt.Errorf("train: config field Epochs = %d: must be at least 1", c.Epochs)
 	case c.BatchSize <= 0:
@@ -63,9 +66,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Hyperparameters returns c's hyper-parameters in the results schema.
-func (c Config) Hyperparameters() results.Hyperparameters {
-	return results.Hyperparameters{LR: c.LR, WeightDecay: c.WeightDecay, Sigma: c.Sigma, Epochs: c.Epochs, BatchSize: c.BatchSize}
+// Hyperparameters returns c's hyper-parameters as its history records them.
+func (c Config) Hyperparameters() Hyperparameters {
+	return Hyperparameters{LR: c.LR, WeightDecay: c.WeightDecay, Sigma: c.Sigma, Epochs: c.Epochs, BatchSize: c.BatchSize}
 }
 
 // Data is a run's data: raw training images (augmented on the fly) and
@@ -118,13 +121,13 @@ type State struct {
 	// Feedback holds the rule's fixed feedback tensors (nil for rules
 	// without any).
 	Feedback []nn.Tensor
-	History  results.History
+	History  History
 }
 
 // Outcome is a finished run.
 type Outcome struct {
 	// History is the full history, including best epoch and test accuracy.
-	History results.History
+	History History
 	// Best is the best-validation model (the final weights if the run
 	// diverged before completing an epoch, in which case History.BestEpoch
 	// is 0).
@@ -196,6 +199,47 @@ type Options struct {
 
 // Run trains one model. See the package documentation.
 func Run(ctx context.Context, cfg Config, data *Data, opt Options) (*Outcome, error) {
+	r, err := newRun(cfg, data, opt.Resume)
+	if err != nil {
+		return nil, err
+	}
+	for epoch := r.st.Epoch + 1; epoch <= r.cfg.Epochs; epoch++ {
+		ep, err := r.trainEpoch(ctx, epoch)
+		if err != nil {
+			return nil, err
+		}
+		if ep.diverged {
+			break
+		}
+		rec := r.endEpoch(epoch, ep)
+		if opt.OnProgress != nil {
+			opt.OnProgress(r.progress(rec, ep.tm))
+		}
+		if opt.OnEpoch != nil {
+			if err := opt.OnEpoch(r.st); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r.finish(), nil
+}
+
+// run is one training run in progress: its configuration and data, the
+// rule and model, the state a checkpoint saves, and the step buffers.
+type run struct {
+	cfg   Config
+	data  *Data
+	rule  nn.Rule
+	m     *nn.Model
+	st    *State
+	spe   int // steps per epoch
+	x     []float32
+	y     []uint8
+	total Timing
+}
+
+// newRun validates cfg and data and sets up a run, afresh or from resume.
+func newRun(cfg Config, data *Data, resume *State) (*run, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -209,150 +253,178 @@ func Run(ctx context.Context, cfg Config, data *Data, opt Options) (*Outcome, er
 	if err != nil {
 		return nil, err
 	}
-	nTrain := data.Train.Len()
-	spe := StepsPerEpoch(nTrain, cfg.BatchSize)
-
-	st := opt.Resume
-	if st == nil {
-		p := nn.NewParams()
-		p.InitPyTorch(cfg.Seed)
-		st = &State{
-			Config: cfg,
-			Params: p,
-			Adam:   nn.NewAdam(len(p.Data), cfg.LR, cfg.WeightDecay),
-			History: results.History{
-				Rule: cfg.Rule, Seed: int(cfg.Seed),
-				Hyperparameters: cfg.Hyperparameters(),
-				StepsPerEpoch:   spe,
-			},
-		}
-	} else if err := checkResume(cfg, st); err != nil {
+	r := &run{cfg: cfg, data: data, rule: rule, spe: StepsPerEpoch(data.Train.Len(), cfg.BatchSize), st: resume}
+	if r.st == nil {
+		r.st = freshState(cfg, r.spe)
+	} else if err := checkResume(cfg, r.st); err != nil {
 		return nil, err
 	}
-	maxBatch := max(cfg.BatchSize, cfg.EvalBatch)
-	m := nn.NewModel(st.Params, rule, maxBatch)
-	if st.Feedback != nil {
+	r.m = nn.NewModel(r.st.Params, rule, max(cfg.BatchSize, cfg.EvalBatch))
+	if r.st.Feedback != nil {
 		fb, ok := rule.(nn.FeedbackTensors)
 		if !ok {
 			return nil, fmt.Errorf("train: resume state holds feedback tensors but rule %q has none", cfg.Rule)
 		}
-		if err := fb.SetFeedback(st.Feedback); err != nil {
+		if err := fb.SetFeedback(r.st.Feedback); err != nil {
 			return nil, fmt.Errorf("train: restoring feedback tensors: %w", err)
 		}
 	}
-	m.Metrics = cfg.StepMetrics
-
+	r.m.Metrics = cfg.StepMetrics
 	const in = nn.InputC * nn.InputH * nn.InputW
-	x := make([]float32, cfg.BatchSize*in)
-	y := make([]uint8, cfg.BatchSize)
-	h := &st.History
-	diverged := false
-	var total Timing
-	for epoch := st.Epoch + 1; epoch <= cfg.Epochs && !diverged; epoch++ {
-		order := rng.New(cfg.Seed, "shuffle/"+strconv.Itoa(epoch)).Perm(nTrain)
-		aug := rng.New(cfg.Seed, "augment/"+strconv.Itoa(epoch))
-		var lossSum float64
-		var correct, seen int
-		acc := newEpochAcc()
-		var tm Timing
-		for b := 0; b < spe; b++ {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("train: %s seed %d stopped in epoch %d: %w", cfg.Rule, cfg.Seed, epoch, err)
-			}
-			lo, hi := b*cfg.BatchSize, min((b+1)*cfg.BatchSize, nTrain)
-			n := hi - lo
-			for i := 0; i < n; i++ {
-				idx := order[lo+i]
-				cifar.RandomCropFlip(x[i*in:(i+1)*in], data.Train.Image(idx), aug)
-				y[i] = data.Train.Labels[idx]
-			}
-			t0 := time.Now()
-			m.Forward(x[:n*in], n)
-			loss := m.Loss(y[:n])
-			t1 := time.Now()
-			tm.Forward += t1.Sub(t0)
-			st.Step++
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				h.Diverged = true
-				h.DivergedStep = st.Step
-				diverged = true
-				break
-			}
-			correct += m.Correct(y[:n])
-			seen += n
-			lossSum += loss * float64(n)
-			m.Backward()
-			t2 := time.Now()
-			tm.Backward += t2.Sub(t1)
-			if cfg.StepMetrics {
-				acc.addStep(h, cfg.Rule, m.Step)
-			}
-			if k := cfg.UpdateAngleEvery; k > 0 && st.Step%k == 0 {
-				recordUpdateAngle(h, st.Step, m.UpdateAngles())
-			}
-			if cfg.StepMetrics {
-				h.Steps.Loss = append(h.Steps.Loss, loss)
-			}
-			t3 := time.Now()
-			tm.Metrics += t3.Sub(t2)
-			st.Adam.Update(st.Params.Data, m.Grad.Data)
-			tm.Update += time.Since(t3)
-			tm.Steps++
-		}
-		total.add(tm)
-		if diverged {
-			break
-		}
-		valAcc, _ := evaluate(m, data.ValX, data.ValY, cfg.EvalBatch, nil)
-		rec := results.Epoch{
-			Epoch:     epoch,
-			TrainLoss: lossSum / float64(seen),
-			TrainAcc:  float64(correct) / float64(seen),
-			ValAcc:    valAcc,
-		}
-		acc.fill(&rec)
-		wb, ratio := nn.FeedbackStats(st.Params, rule)
-		rec.WBAngle, rec.NormRatio = layerMap(wb), layerMap(ratio)
-		h.Epochs = append(h.Epochs, rec)
-		st.Epoch = epoch
-		if st.Best == nil || valAcc > st.BestValAcc {
-			if st.Best == nil {
-				st.Best = st.Params.Clone()
-			} else {
-				st.Best.CopyFrom(st.Params)
-			}
-			st.BestEpoch, st.BestValAcc = epoch, valAcc
-		}
-		h.BestEpoch, h.BestValAcc = st.BestEpoch, st.BestValAcc
-		if fb, ok := rule.(nn.FeedbackTensors); ok && st.Feedback == nil {
-			st.Feedback = fb.Feedback()
-		}
-		if opt.OnProgress != nil {
-			opt.OnProgress(Progress{Rule: cfg.Rule, Seed: cfg.Seed, Epoch: epoch, Epochs: cfg.Epochs,
-				Step: st.Step, TotalSteps: spe * cfg.Epochs, TrainLoss: rec.TrainLoss, TrainAcc: rec.TrainAcc, ValAcc: valAcc, Timing: tm})
-		}
-		if opt.OnEpoch != nil {
-			if err := opt.OnEpoch(st); err != nil {
-				return nil, err
-			}
-		}
+	r.x, r.y = make([]float32, cfg.BatchSize*in), make([]uint8, cfg.BatchSize)
+	return r, nil
+}
+
+// freshState is the state before the first epoch: PyTorch's initial
+// weights for cfg.Seed, a new Adam and an empty history.
+func freshState(cfg Config, spe int) *State {
+	p := nn.NewParams()
+	p.InitPyTorch(cfg.Seed)
+	return &State{
+		Config: cfg,
+		Params: p,
+		Adam:   nn.NewAdam(len(p.Data), cfg.LR, cfg.WeightDecay),
+		History: History{
+			Rule: cfg.Rule, Seed: int(cfg.Seed),
+			Hyperparameters: cfg.Hyperparameters(),
+			StepsPerEpoch:   spe,
+		},
 	}
-	out := &Outcome{Final: st, Timing: total}
-	if fb, ok := rule.(nn.FeedbackTensors); ok {
+}
+
+// epochStats are one epoch's sums over its training steps.
+type epochStats struct {
+	lossSum       float64
+	correct, seen int
+	acc           *epochAcc
+	tm            Timing
+	// diverged is set when a step's loss was NaN or Inf.
+	diverged bool
+}
+
+// trainEpoch runs the optimiser steps of epoch (1-based), stopping at the
+// first step whose loss is not finite.
+func (r *run) trainEpoch(ctx context.Context, epoch int) (*epochStats, error) {
+	order := rng.New(r.cfg.Seed, "shuffle/"+strconv.Itoa(epoch)).Perm(r.data.Train.Len())
+	aug := rng.New(r.cfg.Seed, "augment/"+strconv.Itoa(epoch))
+	ep := &epochStats{acc: newEpochAcc()}
+	for b := 0; b < r.spe && !ep.diverged; b++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("train: %s seed %d stopped in epoch %d: %w", r.cfg.Rule, r.cfg.Seed, epoch, err)
+		}
+		lo, hi := b*r.cfg.BatchSize, min((b+1)*r.cfg.BatchSize, r.data.Train.Len())
+		r.step(ep, order[lo:hi], aug)
+	}
+	r.total.add(ep.tm)
+	return ep, nil
+}
+
+// step trains on the images idx (augmented with aug): forward pass and
+// loss, the rule's backward pass, the step metrics, the Adam update. A loss
+// that is not finite marks the run diverged and skips the rest.
+func (r *run) step(ep *epochStats, idx []int, aug *rng.Stream) {
+	const in = nn.InputC * nn.InputH * nn.InputW
+	m, st, h, n := r.m, r.st, &r.st.History, len(idx)
+	for i, k := range idx {
+		cifar.RandomCropFlip(r.x[i*in:(i+1)*in], r.data.Train.Image(k), aug)
+		r.y[i] = r.data.Train.Labels[k]
+	}
+	t0 := time.Now()
+	m.Forward(r.x[:n*in], n)
+	loss := m.Loss(r.y[:n])
+	t1 := time.Now()
+	ep.tm.Forward += t1.Sub(t0)
+	st.Step++
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		h.Diverged, h.DivergedStep, ep.diverged = true, st.Step, true
+		return
+	}
+	ep.correct += m.Correct(r.y[:n])
+	ep.seen += n
+	ep.lossSum += loss * float64(n)
+	m.Backward()
+	t2 := time.Now()
+	ep.tm.Backward += t2.Sub(t1)
+	r.recordStep(ep.acc, loss)
+	t3 := time.Now()
+	ep.tm.Metrics += t3.Sub(t2)
+	st.Adam.Update(st.Params.Data, m.Grad.Data)
+	ep.tm.Update += time.Since(t3)
+	ep.tm.Steps++
+}
+
+// recordStep appends a step's metrics to the history: local angles and
+// sign concordance (StepMetrics), the update angle every UpdateAngleEvery
+// steps, and the loss (StepMetrics).
+func (r *run) recordStep(acc *epochAcc, loss float64) {
+	h := &r.st.History
+	if r.cfg.StepMetrics {
+		acc.addStep(h, r.cfg.Rule, r.m.Step)
+	}
+	if k := r.cfg.UpdateAngleEvery; k > 0 && r.st.Step%k == 0 {
+		recordUpdateAngle(h, r.st.Step, r.m.UpdateAngles())
+	}
+	if r.cfg.StepMetrics {
+		h.Steps.Loss = append(h.Steps.Loss, loss)
+	}
+}
+
+// endEpoch evaluates on the validation set, appends the epoch's record to
+// the history, and keeps the weights if they are the best so far.
+func (r *run) endEpoch(epoch int, ep *epochStats) Epoch {
+	st, h := r.st, &r.st.History
+	valAcc, _ := evaluate(r.m, r.data.ValX, r.data.ValY, r.cfg.EvalBatch, nil)
+	rec := Epoch{
+		Epoch:     epoch,
+		TrainLoss: ep.lossSum / float64(ep.seen),
+		TrainAcc:  float64(ep.correct) / float64(ep.seen),
+		ValAcc:    valAcc,
+	}
+	ep.acc.fill(&rec)
+	wb, ratio := nn.FeedbackStats(st.Params, r.rule)
+	rec.WBAngle, rec.NormRatio = layerMap(wb), layerMap(ratio)
+	h.Epochs = append(h.Epochs, rec)
+	st.Epoch = epoch
+	if st.Best == nil || valAcc > st.BestValAcc {
+		if st.Best == nil {
+			st.Best = st.Params.Clone()
+		} else {
+			st.Best.CopyFrom(st.Params)
+		}
+		st.BestEpoch, st.BestValAcc = epoch, valAcc
+	}
+	h.BestEpoch, h.BestValAcc = st.BestEpoch, st.BestValAcc
+	if fb, ok := r.rule.(nn.FeedbackTensors); ok && st.Feedback == nil {
+		st.Feedback = fb.Feedback()
+	}
+	return rec
+}
+
+// progress is the Progress report after the epoch rec, which took tm.
+func (r *run) progress(rec Epoch, tm Timing) Progress {
+	return Progress{Rule: r.cfg.Rule, Seed: r.cfg.Seed, Epoch: rec.Epoch, Epochs: r.cfg.Epochs,
+		Step: r.st.Step, TotalSteps: r.spe * r.cfg.Epochs, TrainLoss: rec.TrainLoss, TrainAcc: rec.TrainAcc,
+		ValAcc: rec.ValAcc, Timing: tm}
+}
+
+// finish tests the best weights (the last ones if no epoch completed) and
+// returns the outcome.
+func (r *run) finish() *Outcome {
+	st, h := r.st, &r.st.History
+	out := &Outcome{Final: st, Timing: r.total}
+	if fb, ok := r.rule.(nn.FeedbackTensors); ok {
 		out.Feedback = fb.Feedback()
 	}
-	best := st.Best
-	if best == nil {
-		best = st.Params
+	out.Best = st.Best
+	if out.Best == nil {
+		out.Best = st.Params
 	}
-	out.Best = best
-	testModel := nn.NewModel(best, rule, cfg.EvalBatch)
+	testModel := nn.NewModel(out.Best, r.rule, r.cfg.EvalBatch)
 	perClass := make([]int, nn.NumClasses)
-	testAcc, _ := evaluate(testModel, data.TestX, data.TestY, cfg.EvalBatch, perClass)
-	h.TestAcc = testAcc
-	h.PerClassTest = classAccuracy(perClass, data.TestY)
+	h.TestAcc, _ = evaluate(testModel, r.data.TestX, r.data.TestY, r.cfg.EvalBatch, perClass)
+	h.PerClassTest = classAccuracy(perClass, r.data.TestY)
 	out.History = *h
-	return out, nil
+	return out
 }
 
 func checkResume(cfg Config, st *State) error {
@@ -372,54 +444,46 @@ func checkResume(cfg Config, st *State) error {
 }
 
 // Evaluate returns the accuracy of the weights p on inputs x (n,3,24,24)
-// with labels y, evaluated in batches of batch. The rule plays no part in a
-// forward pass, so bp is used.
+// with labels y, evaluated in batches of batch.
 func Evaluate(p *nn.Params, x []float32, y []uint8, batch int) float64 {
-	rule, _ := nn.NewRule("bp", 0, 0)
-	m := nn.NewModel(p, rule, batch)
-	acc, _ := evaluate(m, x, y, batch, nil)
-	return acc
-}
-
-// Predict returns the predicted class of every input in x (n,3,24,24).
-func Predict(p *nn.Params, x []float32, batch int) []int {
-	const in = nn.InputC * nn.InputH * nn.InputW
-	rule, _ := nn.NewRule("bp", 0, 0)
-	m := nn.NewModel(p, rule, batch)
-	n := len(x) / in
-	pred := make([]int, n)
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		m.Forward(x[lo*in:hi*in], hi-lo)
-		m.Predict(pred[lo:hi])
+	correct := 0
+	nn.ForwardDataset(p, x, batch, func(b *nn.Block) error {
+		correct += countCorrect(b, y, nil)
+		return nil
+	})
+	if len(y) == 0 {
+		return 0
 	}
-	return pred
+	return float64(correct) / float64(len(y))
 }
 
 // evaluate returns the accuracy of m on (x, y); perClass, when non-nil,
 // receives the number of correct predictions per class.
 func evaluate(m *nn.Model, x []float32, y []uint8, batch int, perClass []int) (float64, []int) {
-	const in = nn.InputC * nn.InputH * nn.InputW
-	n := len(y)
-	if n == 0 {
+	if len(y) == 0 {
 		return 0, nil
 	}
-	pred := make([]int, batch)
 	correct := 0
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		m.Forward(x[lo*in:hi*in], hi-lo)
-		p := m.Predict(pred[:hi-lo])
-		for i, c := range p {
-			if c == int(y[lo+i]) {
-				correct++
-				if perClass != nil {
-					perClass[c]++
-				}
+	m.ForwardDataset(x, batch, func(b *nn.Block) error {
+		correct += countCorrect(b, y, perClass)
+		return nil
+	})
+	return float64(correct) / float64(len(y)), perClass
+}
+
+// countCorrect returns how many of b's predictions equal their labels in
+// y, adding each correct one to perClass when it is not nil.
+func countCorrect(b *nn.Block, y []uint8, perClass []int) int {
+	correct := 0
+	for i, c := range b.Pred {
+		if c == int(y[b.Lo+i]) {
+			correct++
+			if perClass != nil {
+				perClass[c]++
 			}
 		}
 	}
-	return float64(correct) / float64(n), perClass
+	return correct
 }
 
 func classAccuracy(correct []int, labels []uint8) []float64 {
@@ -451,7 +515,7 @@ func layerMap(v [nn.NumLayers]float64) map[string]float64 {
 	return m
 }
 
-func recordUpdateAngle(h *results.History, step int, a [nn.NumLayers]float64) {
+func recordUpdateAngle(h *History, step int, a [nn.NumLayers]float64) {
 	if h.Steps.UpdateAngle == nil {
 		h.Steps.UpdateAngle = map[string][]float64{}
 	}
@@ -473,7 +537,7 @@ type epochAcc struct {
 
 func newEpochAcc() *epochAcc { return &epochAcc{} }
 
-func (a *epochAcc) addStep(h *results.History, rule string, s nn.StepMetrics) {
+func (a *epochAcc) addStep(h *History, rule string, s nn.StepMetrics) {
 	for l := 0; l < nn.NumLayers; l++ {
 		name := nn.LayerNames[l]
 		if x := s.Angle[l]; !math.IsNaN(x) {
@@ -495,7 +559,7 @@ func (a *epochAcc) addStep(h *results.History, rule string, s nn.StepMetrics) {
 	}
 }
 
-func (a *epochAcc) fill(rec *results.Epoch) {
+func (a *epochAcc) fill(rec *Epoch) {
 	var angle, conc [nn.NumLayers]float64
 	for l := range angle {
 		angle[l], conc[l] = math.NaN(), math.NaN()

@@ -33,7 +33,7 @@ func tinyConfig(rule string) Config {
 }
 
 func TestStepsPerEpochMatchesThePaper(t *testing.T) {
-	// NOTES.md: batch 128, 352 steps per epoch of 45,000, 17,600 in 50 epochs.
+	// docs/paper.md: batch 128, 352 steps per epoch of 45,000, 17,600 in 50 epochs.
 	if got := StepsPerEpoch(45000, 128); got != 352 {
 		t.Fatalf("StepsPerEpoch(45000,128) = %d, want 352", got)
 	}
@@ -296,7 +296,7 @@ func TestTensorNamesArePyTorchStateDict(t *testing.T) {
 		t.Fatalf("tensor names %v, want %v", got, want)
 	}
 	if n != 404746 {
-		t.Fatalf("%d parameters, want 404,746 (NOTES.md)", n)
+		t.Fatalf("%d parameters, want 404,746 (docs/paper.md)", n)
 	}
 }
 

@@ -1,0 +1,114 @@
+package nn
+
+import (
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// TestRuleSpecsDeclareWhatTheRulesDo checks each spec's declared feedback
+// counts against the rule itself: StoredFeedback against the tensors its
+// Feedback() returns, DerivedFeedback against the operator values it
+// writes into scratch storage in a backward pass; and that UsesSigma
+// matches whether the rule holds B0.
+func TestRuleSpecsDeclareWhatTheRulesDo(t *testing.T) {
+	p := NewParams()
+	p.InitPyTorch(1)
+	for i, s := range Specs() {
+		if s.Name != RuleNames()[i] {
+			t.Fatalf("Specs()[%d] = %s, RuleNames()[%d] = %s", i, s.Name, i, RuleNames()[i])
+		}
+		r, err := NewRule(s.Name, 0.05, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Name() != s.Name {
+			t.Errorf("spec %s makes rule %s", s.Name, r.Name())
+		}
+		var stored int64
+		fb, hasB0 := r.(FeedbackTensors)
+		if hasB0 {
+			for _, ts := range fb.Feedback() {
+				stored += int64(len(ts.Data))
+			}
+		}
+		if stored != s.StoredFeedback || hasB0 != s.UsesSigma {
+			t.Errorf("%s: stores %d feedback values (B0: %v), spec declares %d (UsesSigma %v)", s.Name, stored, hasB0, s.StoredFeedback, s.UsesSigma)
+		}
+		var derived int64
+		for l := Conv2; l < NumLayers; l++ {
+			w := p.Weight(l)
+			scratch := make([]float32, len(w))
+			op := r.Operator(l, w, scratch)
+			if len(op.B) > 0 && unsafe.SliceData(op.B) == unsafe.SliceData(scratch) {
+				derived += int64(len(w))
+			}
+		}
+		if derived != s.DerivedFeedback {
+			t.Errorf("%s: derives %d operator values per step, spec declares %d", s.Name, derived, s.DerivedFeedback)
+		}
+		if s.Display == "" || s.Family == "" || s.New == nil {
+			t.Errorf("%s: spec lacks a display name, family or constructor: %+v", s.Name, s)
+		}
+		if err := s.CheckHyper(s.PaperChoice); err != nil {
+			t.Errorf("%s: the paper's choice fails CheckHyper: %v", s.Name, err)
+		}
+		for _, h := range s.PaperGrid.Points() {
+			if err := s.CheckHyper(h); err != nil {
+				t.Errorf("%s: grid point fails CheckHyper: %v", s.Name, err)
+			}
+		}
+	}
+}
+
+// The paper's grid: 6 points for bp, 9 for each of fa_random, fa_toeplitz
+// and usf_init, 4 for usf_sn (37 in all), the learning rate slowest.
+func TestPaperGridHas37PointsLearningRateSlowest(t *testing.T) {
+	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4}
+	total := 0
+	for _, s := range Specs() {
+		pts := s.PaperGrid.Points()
+		total += len(pts)
+		if len(pts) != want[s.Name] {
+			t.Errorf("%s: %d grid points, want %d", s.Name, len(pts), want[s.Name])
+		}
+		for i := 1; i < len(pts); i++ {
+			if pts[i].LR < pts[i-1].LR {
+				t.Errorf("%s: point %d has lr %g after %g: the learning rate must vary slowest", s.Name, i, pts[i].LR, pts[i-1].LR)
+			}
+		}
+	}
+	if total != 37 {
+		t.Errorf("%d grid points in all, want 37", total)
+	}
+	bp, _ := Spec("bp")
+	if got := bp.PaperGrid.Points(); got[1] != (Hyper{LR: 5e-4, WeightDecay: 1e-4}) {
+		t.Errorf("bp's second grid point = %+v, want lr 5e-4 wd 1e-4", got[1])
+	}
+}
+
+func TestCheckHyperNamesTheField(t *testing.T) {
+	fa, _ := Spec("fa_random")
+	sn, _ := Spec("usf_sn")
+	for _, tc := range []struct {
+		s    *RuleSpec
+		h    Hyper
+		want string
+	}{
+		{fa, Hyper{LR: 0, Sigma: 0.1}, "lr"},
+		{fa, Hyper{LR: 1e-3, WeightDecay: -1, Sigma: 0.1}, "weight_decay"},
+		{fa, Hyper{LR: 1e-3}, "positive finite sigma"},
+		{sn, Hyper{LR: 1e-3, Sigma: -1}, "sigma"},
+	} {
+		err := tc.s.CheckHyper(tc.h)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %+v: err %v, want one naming %q", tc.s.Name, tc.h, err, tc.want)
+		}
+	}
+	if err := sn.CheckHyper(Hyper{LR: 1e-3}); err != nil {
+		t.Errorf("usf_sn ignores sigma, so 0 is valid: %v", err)
+	}
+	if _, err := Spec("nope"); err == nil || !strings.Contains(err.Error(), "usf_sn") {
+		t.Errorf("Spec of an unknown rule: %v, want an error listing the rules", err)
+	}
+}
