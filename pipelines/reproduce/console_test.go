@@ -88,6 +88,7 @@ func TestCommandLineMistakesAreExplained(t *testing.T) {
 		{[]string{"--num_worker=3"}, "did you mean --num_workers?"},
 		{[]string{"--stagin_location=gs://b/s"}, "did you mean --staging_location?"},
 		{[]string{"--seeds=three"}, "--seeds: parse error; run with --help"},
+		{[]string{"--learning_rate=1"}, "unknown flag --learning_rate: no flag of the command or of Beam is close (the closest is --"},
 	} {
 		_, err := ParseFlags(tc.args)
 		if err == nil {

@@ -19,7 +19,9 @@ var ownFlags = []string{"preset", "out", "data", "rules", "seeds", "epochs", "ve
 var listFlags = []string{"rules"}
 
 // flagError rewrites an error of fs.Parse as one line saying what to do:
-// an unknown flag gets the closest known one (the command's or Beam's).
+// an unknown flag gets the closest known one (the command's or Beam's),
+// offered as "did you mean" when it is within a typo's reach (an edit
+// distance of at most 2, or a third of the name's length).
 func flagError(fs *flag.FlagSet, err error) error {
 	const unknown = "flag provided but not defined: -"
 	msg := err.Error()
@@ -27,7 +29,10 @@ func flagError(fs *flag.FlagSet, err error) error {
 		return fmt.Errorf("%s; run with --help for the flags", strings.Replace(msg, "flag -", "flag --", 1))
 	}
 	name := strings.TrimPrefix(msg, unknown)
-	best, _ := closestFlag(fs, name)
+	best, d := closestFlag(fs, name)
+	if d > max(2, len([]rune(name))/3) { // too far to be a typo of it
+		return fmt.Errorf("unknown flag --%s: no flag of the command or of Beam is close (the closest is --%s); run with --help for every flag", name, best)
+	}
 	return fmt.Errorf("unknown flag --%s: did you mean --%s? (run with --help for every flag)", name, best)
 }
 
