@@ -116,8 +116,8 @@
 // # Progress
 //
 // Each epoch logs rule, seed, epoch, loss, validation accuracy, images/s and
-// the ETA of the run and of the pipeline (in this process); when stderr is a
-// terminal a progress bar follows. Beam counters fabeam/steps, epochs,
+// the ETA of the run and of the pipeline (in this process); on a terminal
+// the command keeps a live progress bar below the lines (SetConsole). Beam counters fabeam/steps, epochs,
 // skipped, resumed and runs_trained show progress in tests and the Dataflow
 // console.
 //

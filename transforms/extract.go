@@ -111,7 +111,7 @@ func (f *ExtractFn) ProcessElement(ctx context.Context, run RunResult, emit func
 	if err := putJSON(ctx, st, metaKey, res); err != nil {
 		return err
 	}
-	log.Infof(ctx, "extract %s seed %d: %d images, %s", run.Rule, run.Seed, res.Val+res.Test, st.URI(key))
+	log.Infof(ctx, "extract %s seed %d: %d images in %.1fs, %s", run.Rule, run.Seed, res.Val+res.Test, res.WallSeconds, st.URI(key))
 	emit(res)
 	return nil
 }

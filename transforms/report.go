@@ -112,7 +112,7 @@ func (f *ReportFn) ProcessElement(ctx context.Context, _ int, grid, runs func(*R
 	if err := putJSON(ctx, st, ManifestFile, man); err != nil {
 		return err
 	}
-	log.Infof(ctx, "report: wrote %s", st.URI(ResultsFile))
+	log.Infof(ctx, "report: wrote %s in %.1fs", st.URI(ResultsFile), time.Since(start).Seconds())
 	emit(ResultsFile)
 	return nil
 }

@@ -69,10 +69,11 @@ func snapshot(t *testing.T, dir string) map[string][32]byte {
 func existingRun(t *testing.T) string {
 	t.Helper()
 	out := t.TempDir()
-	c, err := ParseFlags([]string{"--preset=smoke", "--rules=bp", "--epochs=1", "--out=" + out})
+	cmd, err := ParseFlags([]string{"--preset=smoke", "--rules=bp", "--epochs=1", "--out=" + out})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := cmd.Config
 	c.Grid, c.Extract = false, false
 	if err := runPipeline(c); err != nil {
 		t.Fatalf("the pre-existing run failed: %v", err)
@@ -168,7 +169,8 @@ func lie(t *testing.T, b []byte, name string, edit func(e map[string]any)) []byt
 
 // TestBadInput feeds the command every kind of bad input a researcher
 // produces by hand. Each case must fail with an error that names the file,
-// flag or field and says what to do (every substring in want), and none
+// flag or field and says what to do (every substring in want, found in the
+// one line the command prints, oneLine), and none
 // may change a byte of an output folder written before (the same folder is
 // passed as --out to every case). The GCS cases talk to fake-gcs-server
 // behind a front that answers 503 on demand.
@@ -228,10 +230,11 @@ func TestBadInput(t *testing.T) {
 	// cmd parses args and, if they pass, fetches data and runs the study.
 	cmd := func(args []string) func(t *testing.T) error {
 		return func(t *testing.T) error {
-			c, err := ParseFlags(args)
+			cmd, err := ParseFlags(args)
 			if err != nil {
 				return err
 			}
+			c := cmd.Config
 			if err := ensureData(ctx, c, http.DefaultClient, archive.URL); err != nil {
 				return err
 			}
@@ -321,6 +324,18 @@ func TestBadInput(t *testing.T) {
 		{"output folder that cannot be written (under a regular file)",
 			cmd([]string{"--preset=smoke", "--rules=bp", "--epochs=1", "--out=" + filepath.Join(notDir, "sub")}),
 			[]string{notDir, "choose another folder"}},
+		{"stray words after a list flag", cmd([]string{"--runner=direct", "--preset=smoke", "--rules", "bp", "usf_sn", "--out=" + out}),
+			[]string{`unexpected argument "usf_sn"`, "did you mean --rules=bp,usf_sn?"}},
+		{"a stray word", cmd([]string{"--preset=smoke", "--out=" + out, "smoke"}),
+			[]string{`unexpected argument "smoke"`, "did you mean --preset=smoke?"}},
+		{"unknown flag", cmd([]string{"--preset=smoke", "--epoch=3", "--out=" + out}),
+			[]string{"unknown flag --epoch", "did you mean --epochs", "--help"}},
+		{"unknown flag close to one of Beam's", cmd([]string{"--preset=smoke", "--regoin=europe-west4", "--out=" + out}),
+			[]string{"unknown flag --regoin", "did you mean --region", "--help"}},
+		{"a flag the preset ignores (--data under smoke)", cmd([]string{"--preset=smoke", "--data=/data/cifar", "--out=" + out}),
+			[]string{"--data=/data/cifar", "smoke preset", "synthetic data", "drop --data"}},
+		{"an output in memory, gone at exit", cmd([]string{"--preset=smoke", "--out=mem://study"}),
+			[]string{"--out=mem://study", "vanishes", "give a local folder or gs://"}},
 		{"gs:// bucket that does not exist", func(t *testing.T) error {
 			_, err := store.Open(ctx, "gs://no-such-bucket/run")
 			return err
@@ -334,9 +349,12 @@ func TestBadInput(t *testing.T) {
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			t.Logf("error: %v", err)
+			// What the command prints: one line (Beam's multi-line
+			// wrapping of a DoFn's error removed).
+			msg := oneLine(err)
+			t.Logf("error: %s", msg)
 			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
+				if !strings.Contains(msg, w) {
 					t.Errorf("error does not contain %q", w)
 				}
 			}

@@ -108,10 +108,11 @@ func TestSmokeSurvivesRandomSIGKILLs(t *testing.T) {
 
 	// The uninterrupted run, in this process.
 	refOut := filepath.Join(dir, "reference")
-	c, err := ParseFlags([]string{"--preset=smoke", "--out=" + refOut})
+	cmd0, err := ParseFlags([]string{"--preset=smoke", "--out=" + refOut})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := cmd0.Config
 	start := time.Now()
 	if err := runPipeline(c); err != nil {
 		t.Fatalf("uninterrupted smoke run: %v", err)

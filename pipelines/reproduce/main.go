@@ -7,14 +7,26 @@
 //	go run ./pipelines/reproduce --runner=direct --preset=quick  # chosen hyper-parameters, 10 epochs
 //	go run ./pipelines/reproduce --runner=direct --preset=smoke  # synthetic data, under a minute
 //
-// Flags --seeds, --rules and --epochs override the preset. Beam's own flags
-// (--runner=direct|prism|dataflow|vet, --project, --region, …) are parsed by
-// beam.Init. Every stage is content-addressed, so a re-run skips what is done
-// and an interrupted run resumes from its last completed epoch; before it
-// starts, the command removes the temporary files a killed run left in a
-// local --out. ParseFlags is the flag parsing on its own (fuzzed by
-// FuzzParseFlags); an explicit --seeds=0 or --epochs=0 is an error (leave
-// the flag out for the preset's value) and --seeds is at most 1,000.
+// Flags --seeds, --rules and --epochs override the preset. The command line
+// is parsed once, by ParseFlags (fuzzed by FuzzParseFlags), which also
+// knows Beam's own flags (--runner=direct|prism|dataflow|vet, --project,
+// --region, worker flags, …): they are checked there and handed to Beam
+// before beam.Init. Nothing on the command line is ignored: a word that is
+// not a flag, an unknown flag (answered with the closest known one), a flag
+// the preset does not use (--data under smoke) and a --out in memory
+// (mem://, gone when the command exits) are errors. An explicit --seeds=0
+// or --epochs=0 is an error too (leave the flag out for the preset's
+// value), and --seeds is at most 1,000.
+//
+// The output is quiet by default: what will run, one line per epoch and
+// per analysis stage, a progress bar on a terminal, and at the end Table 1
+// and the path of report.html; Beam's own messages (pipeline plans, runner
+// chatter) appear with --verbose. An error is the last line printed.
+//
+// Every stage is content-addressed, so a re-run skips what is done and an
+// interrupted run resumes from its last completed epoch; before it starts,
+// the command removes the temporary files a killed run left in a local
+// --out.
 package main
 
 import (
@@ -27,10 +39,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
@@ -47,42 +60,147 @@ import (
 // anything runs.
 const maxSeeds = 1000
 
-// options are the command's own flags (Beam's are parsed by beam.Init).
+// options are the command's own flags.
 type options struct {
 	out, preset, rules, data string
 	seeds, epochs            int
+	verbose                  bool
 }
 
 // register defines the command's flags on fs, storing into o.
 func (o *options) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.out, "out", "./out", "where outputs go: a local folder, gs://bucket/prefix or mem://name")
+	fs.StringVar(&o.out, "out", "./out", "where outputs go: a local folder or gs://bucket/prefix")
 	fs.StringVar(&o.preset, "preset", "paper", "paper (grid search, 50 epochs), quick (chosen hyper-parameters, 10 epochs) or smoke (synthetic data, seconds)")
-	fs.IntVar(&o.seeds, "seeds", 0, "number of seeds per rule, 0, 1, …, N-1 (0 keeps the preset's: 1)")
-	fs.StringVar(&o.rules, "rules", "", "comma-separated learning rules (empty keeps all): "+strings.Join(nn.RuleNames(), ","))
-	fs.IntVar(&o.epochs, "epochs", 0, "epochs of each final run (0 keeps the preset's)")
-	fs.StringVar(&o.data, "data", "./data/cifar-10-batches-bin", "folder (or gs:// prefix) holding the CIFAR-10 binary files; a missing local folder is downloaded")
+	fs.IntVar(&o.seeds, "seeds", 0, "number of seeds per rule, 0, 1, …, N-1 (left out: the preset's 1)")
+	fs.StringVar(&o.rules, "rules", "", "comma-separated learning rules, no spaces (empty keeps all): "+strings.Join(nn.RuleNames(), ","))
+	fs.IntVar(&o.epochs, "epochs", 0, "epochs of each final run (left out: the preset's)")
+	fs.StringVar(&o.data, "data", "./data/cifar-10-batches-bin", "folder (or gs:// prefix) holding the CIFAR-10 binary files; a missing local folder is downloaded (not with --preset=smoke, which uses synthetic data)")
+	fs.BoolVar(&o.verbose, "verbose", false, "also print Beam's own messages (pipeline plans, runner chatter) and debug lines")
 }
 
-// cli holds the flags of the running command.
-var cli options
+// allowMemOut lets a test give --out=mem://name; the command refuses it,
+// since a memory store's contents vanish when the command exits.
+var allowMemOut = false
 
-func init() { cli.register(flag.CommandLine) }
+// Command is a parsed command line: the study's configuration, the
+// console's verbosity and the Beam flags to hand to Beam.
+type Command struct {
+	Config  transforms.Config
+	Verbose bool
+	// Beam lists the Beam flags the command line set, in order, with
+	// their values as given (checked against the flag's type).
+	Beam []BeamSetting
+}
 
-// ParseFlags parses the command's own flags from args (without the program
-// name, and without Beam's flags) and returns the validated configuration.
-// Every error names the flag (or the Config field) and says what is allowed.
-func ParseFlags(args []string) (transforms.Config, error) {
-	var o options
+// BeamSetting is one Beam flag set on the command line.
+type BeamSetting struct{ Name, Value string }
+
+// beamFlag stands in for one of Beam's flags (registered on the global
+// flag set by Beam's packages) while ParseFlags parses: it checks the value
+// against the flag's type and records it, leaving Beam's flag untouched
+// until Command.applyBeam, so parsing has no side effects.
+type beamFlag struct {
+	name   string
+	isBool bool
+	check  func(string) error
+	set    *[]BeamSetting
+	value  string
+}
+
+func (b *beamFlag) String() string {
+	if b == nil {
+		return ""
+	}
+	return b.value
+}
+
+func (b *beamFlag) Set(s string) error {
+	if err := b.check(s); err != nil {
+		return err
+	}
+	b.value = s
+	*b.set = append(*b.set, BeamSetting{b.name, s})
+	return nil
+}
+
+func (b *beamFlag) IsBoolFlag() bool { return b != nil && b.isBool }
+
+// valueCheck returns a parser of the values v's type accepts: the types of
+// the standard flag package by their Get value; any string for others.
+func valueCheck(v flag.Value) (check func(string) error, isBool bool) {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return func(string) error { return nil }, false
+	}
+	switch g.Get().(type) {
+	case bool:
+		return func(s string) error { _, err := strconv.ParseBool(s); return err }, true
+	case int:
+		return func(s string) error { _, err := strconv.ParseInt(s, 0, strconv.IntSize); return err }, false
+	case int64:
+		return func(s string) error { _, err := strconv.ParseInt(s, 0, 64); return err }, false
+	case uint:
+		return func(s string) error { _, err := strconv.ParseUint(s, 0, strconv.IntSize); return err }, false
+	case uint64:
+		return func(s string) error { _, err := strconv.ParseUint(s, 0, 64); return err }, false
+	case float64:
+		return func(s string) error { _, err := strconv.ParseFloat(s, 64); return err }, false
+	case time.Duration:
+		return func(s string) error { _, err := time.ParseDuration(s); return err }, false
+	}
+	return func(string) error { return nil }, false
+}
+
+// isBeamFlag reports whether f, on the global flag set, is one of Beam's
+// (the testing package's flags, in a test binary, are not).
+func isBeamFlag(f *flag.Flag) bool { return !strings.HasPrefix(f.Name, "test.") }
+
+// newFlagSet returns the command's flag set: its own flags into o and a
+// stand-in for each of Beam's, recording into beam.
+func newFlagSet(o *options, beam *[]BeamSetting) *flag.FlagSet {
 	fs := flag.NewFlagSet("reproduce", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	o.register(fs)
+	flag.CommandLine.VisitAll(func(f *flag.Flag) {
+		if !isBeamFlag(f) || fs.Lookup(f.Name) != nil {
+			return
+		}
+		check, isBool := valueCheck(f.Value)
+		fs.Var(&beamFlag{name: f.Name, isBool: isBool, check: check, set: beam}, f.Name, f.Usage)
+	})
+	return fs
+}
+
+// ParseFlags parses the whole command line args (without the program
+// name): the command's flags and Beam's. It is the only parser the command
+// uses. Every error names the flag (or the Config field, or the word not
+// understood) and says what to do; --help gives flag.ErrHelp.
+func ParseFlags(args []string) (Command, error) {
+	var o options
+	var cmd Command
+	fs := newFlagSet(&o, &cmd.Beam)
 	if err := fs.Parse(args); err != nil {
-		return transforms.Config{}, fmt.Errorf("%w; run with -help for the flags", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return Command{}, err
+		}
+		return Command{}, flagError(fs, err)
 	}
 	if fs.NArg() > 0 {
-		return transforms.Config{}, fmt.Errorf("unexpected argument %q: every setting is a flag (--out=DIR, --preset=NAME, …)", fs.Arg(0))
+		return Command{}, positionalError(args, fs.Args())
 	}
-	return o.config(explicitly(fs))
+	set := explicitly(fs)
+	c, err := o.config(set)
+	if err != nil {
+		return Command{}, err
+	}
+	if c.Synthetic && set["data"] {
+		return Command{}, fmt.Errorf("--data=%s: the %s preset trains on synthetic data and reads no files; drop --data, or choose --preset=quick or --preset=paper to read CIFAR-10 from it", o.data, c.Preset)
+	}
+	if strings.HasPrefix(c.Out, "mem://") && !allowMemOut {
+		return Command{}, fmt.Errorf("--out=%s: a memory store vanishes when the command exits, so nothing would be kept; give a local folder or gs://bucket/prefix", c.Out)
+	}
+	cmd.Config, cmd.Verbose = c, o.verbose
+	return cmd, nil
 }
 
 // explicitly returns the names of the flags fs's command line set.
@@ -124,34 +242,58 @@ func (o *options) config(set map[string]bool) (transforms.Config, error) {
 	return c, c.Validate()
 }
 
-func main() {
-	flag.Parse()
-	beam.Init()
-	ctx := context.Background()
-	c, err := cli.config(explicitly(flag.CommandLine))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "reproduce:", err)
-		os.Exit(2)
+// applyBeam sets the Beam flags of the command line on the global flag set,
+// where Beam reads them, and marks it parsed.
+func (cmd Command) applyBeam() error {
+	for _, s := range cmd.Beam {
+		if err := flag.CommandLine.Set(s.Name, s.Value); err != nil {
+			return fmt.Errorf("--%s=%s: %v", s.Name, s.Value, err)
+		}
 	}
+	return flag.CommandLine.Parse(nil)
+}
+
+func main() {
+	cmd, err := ParseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		usage(os.Stdout)
+		return
+	}
+	if err != nil {
+		fail(2, err)
+	}
+	if err := cmd.applyBeam(); err != nil {
+		fail(2, err)
+	}
+	beam.Init() // on a worker, this runs the worker and never returns
+	c := cmd.Config
+	startConsole(cmd.Verbose, isTerminal(os.Stderr))
+	ctx := context.Background()
 	if beamRunner() != "vet" {
 		if n, err := sweepTemps(c.Out); err != nil {
-			fmt.Fprintln(os.Stderr, "reproduce: --out:", err)
-			os.Exit(1)
+			fail(1, fmt.Errorf("--out: %w", err))
 		} else if n > 0 {
-			log.Infof(ctx, "reproduce: removed %d temporary files left in %s by an interrupted run", n, c.Out)
+			say("removed %d temporary files left in %s by an interrupted run", n, c.Out)
 		}
 		if err := ensureData(ctx, c, http.DefaultClient, cifar.ArchiveURL); err != nil {
-			fmt.Fprintln(os.Stderr, "reproduce:", err)
-			os.Exit(1)
+			fail(1, err)
 		}
 	}
 	p, s := beam.NewPipelineWithRoot()
 	transforms.Study(s, c)
-	log.Infof(ctx, "reproduce: preset %s, rules %v, seeds %v, %d epochs (%d in all), out %s",
-		c.Preset, c.OrderedRules(), c.Seeds, c.Epochs, c.TotalEpochs(), c.Out)
+	say("%s", plan(c, beamRunner()))
+	transforms.StartProgress(c.TotalEpochs())
+	start := time.Now()
 	if err := beamx.Run(ctx, p); err != nil {
-		fmt.Fprintln(os.Stderr, "reproduce:", err)
-		os.Exit(1)
+		fail(1, err)
+	}
+	transforms.EndProgress()
+	if beamRunner() == "vet" {
+		say("the pipeline's registration is sound (--runner=vet runs nothing)")
+		return
+	}
+	if err := summary(ctx, os.Stdout, c, time.Since(start)); err != nil {
+		fail(1, err)
 	}
 }
 

@@ -26,14 +26,18 @@ func TestFlagsOverrideThePresetAndAreValidated(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// A zero count means the flag is left out (an explicit 0 is an
 			// error, checked in TestBadInput).
-			args := []string{"--preset=" + tc.preset, "--rules=" + tc.rules, "--out=" + t.TempDir(), "--data=data"}
+			args := []string{"--preset=" + tc.preset, "--rules=" + tc.rules, "--out=" + t.TempDir()}
+			if tc.preset != "smoke" {
+				args = append(args, "--data=data") // smoke reads no data: --data is an error there
+			}
 			if tc.seeds != 0 {
 				args = append(args, "--seeds="+strconv.Itoa(tc.seeds))
 			}
 			if tc.epochs != 0 {
 				args = append(args, "--epochs="+strconv.Itoa(tc.epochs))
 			}
-			c, err := ParseFlags(args)
+			cmd, err := ParseFlags(args)
+			c := cmd.Config
 			if tc.wantErr != nil {
 				if err == nil {
 					t.Fatal("config accepted it")
