@@ -58,19 +58,57 @@ func exactMatrices(where string, xs, ys []Matrix, unbiased bool) (lin, unb [][]f
 		panic(fmt.Sprintf("cka: %s: the unbiased HSIC needs at least 4 examples, got %d", where, n))
 	}
 	s := newLayerSet(xs, ys)
+	full, diag, rows := gramSums(s, n)
+	lin = pairMatrix(s, len(xs), len(ys), full)
+	if !unbiased {
+		return lin, nil
+	}
+	tot := make([]float64, len(s.layers))
+	for l := range rows {
+		for _, v := range rows[l] {
+			tot[l] += v
+		}
+	}
+	hsic := make([]float64, len(s.pairs))
+	for p, ab := range s.pairs {
+		a, b := ab[0], ab[1]
+		var u float64
+		for i := 0; i < n; i++ {
+			u += rows[a][i] * rows[b][i]
+		}
+		hsic[p] = unbiasedHSIC(n, full[p]-diag[p], tot[a], tot[b], u)
+	}
+	return lin, pairMatrix(s, len(xs), len(ys), hsic)
+}
+
+// pairMatrix is the (nx, ny) matrix of ratio(v[ab], v[aa], v[bb]) over the
+// layer pairs of s.
+func pairMatrix(s *layerSet, nx, ny int, v []float64) [][]float64 {
+	m := grid(nx, ny)
+	for i, a := range s.xi {
+		for j, b := range s.yi {
+			m[i][j] = ratio(v[s.pairIndex(a, b)], v[s.pairIndex(a, a)], v[s.pairIndex(b, b)])
+		}
+	}
+	return m
+}
+
+// gramSums returns, per layer pair of s, the sum of the elementwise product
+// of the centred Grams (full) and of their diagonals (diag), and per layer
+// the row sums of its Gram (rows). Tiles are computed in parallel a chunk
+// at a time and folded into the totals in tile order, so the sums do not
+// depend on the worker count.
+func gramSums(s *layerSet, n int) (full, diag []float64, rows [][]float64) {
 	nl, np := len(s.layers), len(s.pairs)
 	means := make([][]float64, nl)
 	for l, m := range s.layers {
 		means[l] = columnMeans(m, nil)
 	}
-	full, diag := make([]float64, np), make([]float64, np)
-	rows := make([][]float64, nl)
+	full, diag = make([]float64, np), make([]float64, np)
+	rows = make([][]float64, nl)
 	for l := range rows {
 		rows[l] = make([]float64, n)
 	}
-
-	// Tiles are computed in parallel a chunk at a time and folded into the
-	// totals in tile order, so the sums do not depend on the worker count.
 	ts := upperTiles(n)
 	chunk := make([]tileSums, max(1, 4*workers()))
 	for c := range chunk {
@@ -95,60 +133,33 @@ func exactMatrices(where string, xs, ys []Matrix, unbiased bool) (lin, unb [][]f
 			sumTile(&chunk[c], s, gs, len(ri), len(rj), onDiag)
 		})
 		for c := 0; c < cn; c++ {
-			tl, r := ts[t0+c], &chunk[c]
-			weight := 2.0 // an off-diagonal tile stands for itself and its mirror
-			if tl.bi == tl.bj {
-				weight = 1
-			}
-			for p := range full {
-				full[p] += weight * r.full[p]
-				diag[p] += r.diag[p]
-			}
-			ri, rj := rowsOf(tl.bi, n), rowsOf(tl.bj, n)
-			for l := 0; l < nl; l++ {
-				for k, i := range ri {
-					rows[l][i] += r.rowI[l][k]
-				}
-				if tl.bi != tl.bj {
-					for k, j := range rj {
-						rows[l][j] += r.rowJ[l][k]
-					}
-				}
-			}
+			foldTile(full, diag, rows, ts[t0+c], &chunk[c], n)
 		}
 	}
+	return full, diag, rows
+}
 
-	lin = grid(len(xs), len(ys))
-	for i, a := range s.xi {
-		for j, b := range s.yi {
-			lin[i][j] = ratio(full[s.pairIndex(a, b)], full[s.pairIndex(a, a)], full[s.pairIndex(b, b)])
-		}
+// foldTile adds one tile's sums r into the totals.
+func foldTile(full, diag []float64, rows [][]float64, tl tile, r *tileSums, n int) {
+	weight := 2.0 // an off-diagonal tile stands for itself and its mirror
+	if tl.bi == tl.bj {
+		weight = 1
 	}
-	if !unbiased {
-		return lin, nil
+	for p := range full {
+		full[p] += weight * r.full[p]
+		diag[p] += r.diag[p]
 	}
-	tot := make([]float64, nl)
+	ri, rj := rowsOf(tl.bi, n), rowsOf(tl.bj, n)
 	for l := range rows {
-		for _, v := range rows[l] {
-			tot[l] += v
+		for k, i := range ri {
+			rows[l][i] += r.rowI[l][k]
+		}
+		if tl.bi != tl.bj {
+			for k, j := range rj {
+				rows[l][j] += r.rowJ[l][k]
+			}
 		}
 	}
-	hsic := make([]float64, np)
-	for p, ab := range s.pairs {
-		a, b := ab[0], ab[1]
-		var u float64
-		for i := 0; i < n; i++ {
-			u += rows[a][i] * rows[b][i]
-		}
-		hsic[p] = unbiasedHSIC(n, full[p]-diag[p], tot[a], tot[b], u)
-	}
-	unb = grid(len(xs), len(ys))
-	for i, a := range s.xi {
-		for j, b := range s.yi {
-			unb[i][j] = ratio(hsic[s.pairIndex(a, b)], hsic[s.pairIndex(a, a)], hsic[s.pairIndex(b, b)])
-		}
-	}
-	return lin, unb
 }
 
 // sumTile fills r with the pair inner products and row sums of the ni×nj
