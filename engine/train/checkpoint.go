@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fabeam/fabeam/artifacts/format"
 	"github.com/fabeam/fabeam/engine/nn"
+	"github.com/fabeam/fabeam/engine/safetensors"
 )
 
 // CheckpointVersion is the version of the model and state checkpoint
@@ -32,12 +32,12 @@ type ModelMeta struct {
 // ..., fc3.bias), the rule's feedback tensors (feedback.conv2, ...), and
 // metadata (rule, sigma, seed, epoch, format_version).
 func EncodeModel(w io.Writer, p *nn.Params, feedback []nn.Tensor, meta ModelMeta) error {
-	var ts []format.Tensor
+	var ts []safetensors.Tensor
 	for _, t := range p.Tensors() {
-		ts = append(ts, format.F32Tensor(t.Name, t.Shape, t.Data))
+		ts = append(ts, safetensors.F32Tensor(t.Name, t.Shape, t.Data))
 	}
 	for _, t := range feedback {
-		ts = append(ts, format.F32Tensor(t.Name, t.Shape, t.Data))
+		ts = append(ts, safetensors.F32Tensor(t.Name, t.Shape, t.Data))
 	}
 	md := map[string]string{
 		"format":         "fabeam.model",
@@ -48,7 +48,7 @@ func EncodeModel(w io.Writer, p *nn.Params, feedback []nn.Tensor, meta ModelMeta
 		"epoch":          strconv.Itoa(meta.Epoch),
 		"best_val_acc":   strconv.FormatFloat(meta.BestValAcc, 'g', -1, 64),
 	}
-	return format.WriteSafetensors(w, ts, md)
+	return safetensors.WriteSafetensors(w, ts, md)
 }
 
 // DecodeModel reads a model checkpoint written by EncodeModel, checking
@@ -56,7 +56,7 @@ func EncodeModel(w io.Writer, p *nn.Params, feedback []nn.Tensor, meta ModelMeta
 // name is used in error messages.
 func DecodeModel(r io.ReaderAt, size int64, name string) (*nn.Params, []nn.Tensor, ModelMeta, error) {
 	var meta ModelMeta
-	f, err := format.ReadSafetensors(r, size, format.Limits{})
+	f, err := safetensors.ReadSafetensors(r, size, safetensors.Limits{})
 	if err != nil {
 		return nil, nil, meta, fmt.Errorf("checkpoint %s: %w; the file is damaged or not a safetensors checkpoint — delete it and re-run training to rewrite it", name, err)
 	}
@@ -86,7 +86,7 @@ func DecodeModel(r io.ReaderAt, size int64, name string) (*nn.Params, []nn.Tenso
 }
 
 // readInto fills each destination tensor from the file tensor prefix+name.
-func readInto(f *format.File, file, prefix string, dst []nn.Tensor) error {
+func readInto(f *safetensors.File, file, prefix string, dst []nn.Tensor) error {
 	for _, d := range dst {
 		t, err := f.Read(prefix + d.Name)
 		if err != nil {
@@ -114,7 +114,7 @@ func readInto(f *format.File, file, prefix string, dst []nn.Tensor) error {
 // build the rule (fa_random would draw a 59 MB B0 only to be overwritten);
 // the rule's SetFeedback checks that every tensor it needs is present with
 // its shape.
-func readFeedback(f *format.File, file, ruleName string) ([]nn.Tensor, error) {
+func readFeedback(f *safetensors.File, file, ruleName string) ([]nn.Tensor, error) {
 	if !slices.Contains(nn.RuleNames(), ruleName) {
 		return nil, fmt.Errorf("checkpoint %s: metadata rule %q is not one of %v; the file was written by another program or is damaged", file, ruleName, nn.RuleNames())
 	}
@@ -160,20 +160,20 @@ type stateMeta struct {
 // weights (params.*), the best weights (best.*), Adam's moments (adam.m,
 // adam.v), the feedback tensors, and the rest as JSON metadata.
 func EncodeState(w io.Writer, st *State) error {
-	var ts []format.Tensor
+	var ts []safetensors.Tensor
 	for _, t := range st.Params.Tensors() {
-		ts = append(ts, format.F32Tensor("params."+t.Name, t.Shape, t.Data))
+		ts = append(ts, safetensors.F32Tensor("params."+t.Name, t.Shape, t.Data))
 	}
 	if st.Best != nil {
 		for _, t := range st.Best.Tensors() {
-			ts = append(ts, format.F32Tensor("best."+t.Name, t.Shape, t.Data))
+			ts = append(ts, safetensors.F32Tensor("best."+t.Name, t.Shape, t.Data))
 		}
 	}
 	ts = append(ts,
-		format.F32Tensor("adam.m", []int{len(st.Adam.M)}, st.Adam.M),
-		format.F32Tensor("adam.v", []int{len(st.Adam.V)}, st.Adam.V))
+		safetensors.F32Tensor("adam.m", []int{len(st.Adam.M)}, st.Adam.M),
+		safetensors.F32Tensor("adam.v", []int{len(st.Adam.V)}, st.Adam.V))
 	for _, t := range st.Feedback {
-		ts = append(ts, format.F32Tensor(t.Name, t.Shape, t.Data))
+		ts = append(ts, safetensors.F32Tensor(t.Name, t.Shape, t.Data))
 	}
 	hist, err := json.Marshal(st.History)
 	if err != nil {
@@ -184,7 +184,7 @@ func EncodeState(w io.Writer, st *State) error {
 	if err != nil {
 		return fmt.Errorf("train: encoding state: %w", err)
 	}
-	return format.WriteSafetensors(w, ts, map[string]string{
+	return safetensors.WriteSafetensors(w, ts, map[string]string{
 		"format":         "fabeam.train_state",
 		"format_version": strconv.Itoa(CheckpointVersion),
 		"state":          string(sm),
@@ -194,7 +194,7 @@ func EncodeState(w io.Writer, st *State) error {
 // DecodeState reads a state written by EncodeState. name is used in error
 // messages.
 func DecodeState(r io.ReaderAt, size int64, name string) (*State, error) {
-	f, err := format.ReadSafetensors(r, size, format.Limits{})
+	f, err := safetensors.ReadSafetensors(r, size, safetensors.Limits{})
 	if err != nil {
 		return nil, fmt.Errorf("training state %s: %w; the file is damaged — delete it and the run restarts from its first epoch", name, err)
 	}
