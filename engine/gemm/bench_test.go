@@ -15,7 +15,7 @@ import (
 // STYLE.md: weights are (out, in) — conv (oc, c·kh·kw) — and activations
 // are row-major (rows = batch × positions), so a forward pass is
 // X·W^T (NT), the input gradient dOut·W (NN), the weight gradient
-// dOut^T·X (TN). M, N, K are from NOTES.md/DESIGN.md: conv1 im2col
+// dOut^T·X (TN). M, N, K are Architecture 1's (docs/paper.md): conv1 im2col
 // 51,200×75 → 64, conv2 4,608×1,600 → 64, fc1 576 → 384, fc2 384 → 192,
 // fc3 192 → 10, fa_random's dense feedback 2304 ↔ 6400. conv1_dWT is
 // conv1's weight gradient as engine/nn computes it, transposed: colᵀ·δ.

@@ -76,7 +76,7 @@
 // means the caller works alone. Products under 1 MFLOP (2mnk < 2^20) run
 // on the caller's goroutine. SetThreads caps the goroutines per call.
 //
-// The grid follows memory traffic (decision of 2026-11-29, issue 3). Each
+// The grid follows memory traffic (decision of 2026-11-29). Each
 // job streams all of K for its rows of A and its columns of B, and packs
 // its columns of B when B needs packing, so a jm×jn grid reads A jn times
 // and B jm times. split charges each extra read of an operand larger than
