@@ -19,6 +19,7 @@ import (
 	"github.com/fabeam/fabeam/artifacts/format"
 	"github.com/fabeam/fabeam/artifacts/store"
 	"github.com/fabeam/fabeam/engine/cifar"
+	"github.com/fabeam/fabeam/engine/rng"
 )
 
 func init() {
@@ -106,6 +107,10 @@ func (f *PreprocessFn) ProcessElement(ctx context.Context, _ []byte, emit func(s
 		return err
 	}
 	tr, val := cifar.PaperSplit(trainAll)
+	if mixUpTrainLabels {
+		r := rng.New(0, "test/label mix-up")
+		r.Shuffle(tr.Len(), func(i, j int) { tr.Labels[i], tr.Labels[j] = tr.Labels[j], tr.Labels[i] })
+	}
 	if err := writeDataset(ctx, st, store.Join(key, DatasetFile), tr, val, test); err != nil {
 		return err
 	}
@@ -118,6 +123,11 @@ func (f *PreprocessFn) ProcessElement(ctx context.Context, _ []byte, emit func(s
 	emit(key)
 	return nil
 }
+
+// mixUpTrainLabels is a test hook: when set, Preprocess shuffles the
+// training labels across images, the kind of image/label mix-up a bug
+// would cause, so the learning test can show that it catches one.
+var mixUpTrainLabels bool
 
 // loadCIFAR reads the six CIFAR-10 files from a local folder or from a
 // store URI (gs://…, mem://…), so Dataflow workers can read them from GCS.
