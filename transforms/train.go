@@ -218,8 +218,12 @@ func trainOptions(ctx context.Context, st store.Store, stateKey string, r RunSpe
 		ips := float64(done*nTrain) / elapsed
 		runETA := time.Duration(elapsed / float64(done) * float64(p.Epochs-p.Epoch) * float64(time.Second))
 		pipeETA := progress.epoch()
-		log.Infof(ctx, "%s %-11s seed %d epoch %d/%d loss %.4f val %.4f  %.0f images/s (backward %.0f%% of step time)  ETA run %s, pipeline %s",
-			r.Stage, r.Rule, r.Seed, p.Epoch, p.Epochs, p.TrainLoss, p.ValAcc, ips, 100*p.Timing.BackwardShare(), runETA.Round(time.Second), pipeETA)
+		point := ""
+		if r.Stage == StageGrid { // tell the grid's points apart
+			point = fmt.Sprintf("  [point %d: lr %g, weight decay %g, σ %g]", r.Index, r.Point.LR, r.Point.WeightDecay, r.Point.Sigma)
+		}
+		log.Infof(ctx, "%s %-11s seed %d epoch %d/%d loss %.4f val %.4f  %.0f images/s (backward %.0f%% of step time)  ETA run %s, pipeline %s%s",
+			r.Stage, r.Rule, r.Seed, p.Epoch, p.Epochs, p.TrainLoss, p.ValAcc, ips, 100*p.Timing.BackwardShare(), runETA.Round(time.Second), pipeETA, point)
 	}
 	return opts
 }
