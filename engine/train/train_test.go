@@ -311,3 +311,40 @@ func bitsEqual(a, b []float32) bool {
 	}
 	return true
 }
+
+// Every rule starts from the same forward weights: the initial parameters
+// depend on the seed alone (PyTorch's initialisation drawn from
+// rng.New(seed, "init")), never on the rule, its sigma or its feedback draw.
+// Checked on the state Run would start training from, for every rule, with
+// each rule's own sigma, against bp's bit for bit; another seed must differ.
+func TestEveryRuleStartsFromTheSameWeights(t *testing.T) {
+	data := tinyData(t)
+	start := func(rule string, sigma float64, seed uint64) []float32 {
+		cfg := tinyConfig(rule)
+		cfg.Sigma, cfg.Seed = sigma, seed
+		r, err := newRun(cfg, data, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), r.st.Params.Data...)
+	}
+	ref := start("bp", 0.05, 3)
+	for i, rule := range nn.RuleNames() {
+		got := start(rule, 0.01*float64(i+1), 3)
+		for j := range ref {
+			if math.Float32bits(got[j]) != math.Float32bits(ref[j]) {
+				t.Fatalf("%s: initial parameter %d = %v, bp's = %v", rule, j, got[j], ref[j])
+			}
+		}
+	}
+	other := start("bp", 0.05, 4)
+	same := 0
+	for j := range ref {
+		if other[j] == ref[j] {
+			same++
+		}
+	}
+	if same > len(ref)/100 {
+		t.Fatalf("seed 4 shares %d of %d initial parameters with seed 3", same, len(ref))
+	}
+}
