@@ -237,7 +237,6 @@ kernavx512store:
 	VMOVUPS Z26, (DI)(R11*2)
 	VMULPS Z0, Z27, Z27
 	VMOVUPS Z27, 64(DI)(R11*2)
-	JMP kernavx512next
 
 kernavx512next:
 	MOVQ astep+88(FP), AX
@@ -393,7 +392,6 @@ kernavx512n16store:
 	VMOVUPS Z14, (DI)(R11*1)
 	VMULPS Z0, Z15, Z15
 	VMOVUPS Z15, (DI)(R11*2)
-	JMP kernavx512n16next
 
 kernavx512n16next:
 	MOVQ astep+88(FP), AX
@@ -536,7 +534,6 @@ avx2store:
 	VMOVUPS Y14, (DI)(R11*2)
 	VMULPS Y0, Y15, Y15
 	VMOVUPS Y15, 32(DI)(R11*2)
-	JMP avx2next
 
 avx2next:
 	MOVQ astep+88(FP), AX
