@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -71,6 +72,13 @@ type RuleSpec struct {
 	// spell it; Display the paper's name for it in figures and tables.
 	Name, Display string
 	Family        Family
+	// Knowledge ranks how much the rule's feedback knows about W: 0 for
+	// bp (W itself), then sign and norm of W (1), sign of W with random
+	// magnitudes (2), a random kernel sharing W's convolutional structure
+	// (3), a random dense matrix (4), random projections of the output
+	// error that skip the layers above (5). Figures that ask the paper's
+	// central question order rules by it; ties keep RuleNames order.
+	Knowledge int
 	// UsesSigma reports that the rule draws fixed tensors B0 ~ N(0, σ²),
 	// so it needs a positive sigma (rules without B0 ignore sigma).
 	UsesSigma bool
@@ -119,6 +127,26 @@ func Spec(name string) (*RuleSpec, error) {
 
 // Specs returns every rule's specification, in RuleNames order.
 func Specs() []*RuleSpec { return append([]*RuleSpec(nil), rules...) }
+
+// ByKnowledge returns the names of the given rules ordered by Knowledge,
+// most knowledge of W first; rules of equal rank keep their order in
+// names. Unknown names are an error.
+func ByKnowledge(names []string) ([]string, error) {
+	specs := make([]*RuleSpec, len(names))
+	for i, n := range names {
+		s, err := Spec(n)
+		if err != nil {
+			return nil, err
+		}
+		specs[i] = s
+	}
+	sort.SliceStable(specs, func(i, j int) bool { return specs[i].Knowledge < specs[j].Knowledge })
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.Name
+	}
+	return out, nil
+}
 
 // weightCount returns the number of weights of layers from..NumLayers-1.
 func weightCount(from int) int64 {

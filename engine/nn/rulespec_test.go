@@ -112,3 +112,35 @@ func TestCheckHyperNamesTheField(t *testing.T) {
 		t.Errorf("Spec of an unknown rule: %v, want an error listing the rules", err)
 	}
 }
+
+// TestByKnowledgeOrdersRulesByWhatTheyKnowOfW checks the paper's five rules
+// come out in the order of its central question (W itself; sign and norm;
+// sign with random magnitudes; a random kernel; a random dense matrix),
+// that the ranks agree with the families, and that an unknown name fails.
+func TestByKnowledgeOrdersRulesByWhatTheyKnowOfW(t *testing.T) {
+	got, err := ByKnowledge([]string{"fa_random", "usf_init", "bp", "fa_toeplitz", "usf_sn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"bp", "usf_sn", "usf_init", "fa_toeplitz", "fa_random"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("ByKnowledge = %v, want %v", got, want)
+	}
+	for _, s := range Specs() {
+		ok := false
+		switch s.Family {
+		case FamilyBackprop:
+			ok = s.Knowledge == 0
+		case FamilySignConcordant:
+			ok = s.Knowledge == 1 || s.Knowledge == 2
+		case FamilyRandomFeedback:
+			ok = s.Knowledge >= 3
+		}
+		if !ok {
+			t.Errorf("%s: Knowledge %d does not fit its family %q", s.Name, s.Knowledge, s.Family)
+		}
+	}
+	if _, err := ByKnowledge([]string{"bp", "nope"}); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("unknown rule: err = %v, want one naming it", err)
+	}
+}
