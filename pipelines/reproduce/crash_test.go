@@ -152,7 +152,12 @@ func TestSmokeSurvivesRandomSIGKILLs(t *testing.T) {
 		<-done
 		temps := checkNoHalfWritten(t, out)
 		_, resErr := os.Stat(filepath.Join(out, transforms.ResultsFile))
-		t.Logf("kill %d after %v: %d temporary files left, results.json present: %v", i+1, delay.Round(time.Millisecond), len(temps), resErr == nil)
+		what := "no run between epochs"
+		if m, ok := findMidRun(t, out, nil); ok {
+			what = "left " + m.String()
+		}
+		t.Logf("kill %d after %v: last epoch line %q, %s; %d temporary files left, results.json present: %v",
+			i+1, delay.Round(time.Millisecond), lastTrainingLine(stderr.String()), what, len(temps), resErr == nil)
 	}
 	cmd := command(args...)
 	var stderr bytes.Buffer
