@@ -404,7 +404,8 @@ func (env *studyReport) addComparisons(ctx context.Context) error {
 
 // perClass computes each rule's per-class test accuracy (mean over seeds)
 // and deficit against bp from the extractions' predictions on the test
-// rows (the best-validation checkpoint, as Table 1).
+// rows (the best-validation checkpoint, as Table 1), and sets each run's
+// accuracy on the leading test records (setTestHead).
 func perClass(ctx context.Context, env *studyReport) (map[string]results.PerClass, error) {
 	if len(env.Gathered.Extracts) == 0 {
 		return nil, nil
@@ -446,6 +447,9 @@ func perClass(ctx context.Context, env *studyReport) (map[string]results.PerClas
 			p[i] = int(v)
 		}
 		pred[e.Rule] = append(pred[e.Rule], p)
+		if err := env.setTestHead(e, test, p); err != nil {
+			return nil, fmt.Errorf("per-class accuracy: %s: %w", env.Store.URI(key), err)
+		}
 	}
 	pc, err := compare.PerClass(labels, pred)
 	if err != nil { // a class without test images: a data limit, not a failure
@@ -453,4 +457,39 @@ func perClass(ctx context.Context, env *studyReport) (map[string]results.PerClas
 		return nil, nil
 	}
 	return perClassResults(pc), nil
+}
+
+// setTestHead checks that the extraction's test predictions p (against
+// labels) reproduce the test accuracy its run's history reports, and sets
+// that run's TestHeadAcc: its accuracy on the first Config.TestHead test
+// records (all of them if there are fewer). A disagreement means the
+// extraction and the run do not belong together, and is an error.
+func (env *studyReport) setTestHead(e ExtractResult, labels []uint8, p []int) error {
+	rr, ok := env.Results.Rules[e.Rule]
+	i := slices.IndexFunc(rr.Seeds, func(s results.SeedResult) bool { return s.Seed == e.Seed })
+	if !ok || i < 0 {
+		return fmt.Errorf("extraction of %s seed %d has no final run in the report", e.Rule, e.Seed)
+	}
+	correct := func(n int) int {
+		k := 0
+		for j := range n {
+			if p[j] == int(labels[j]) {
+				k++
+			}
+		}
+		return k
+	}
+	n := len(p)
+	if all := correct(n); float64(all)/float64(n) != rr.Seeds[i].TestAcc {
+		return fmt.Errorf("the predictions give %s seed %d a test accuracy of %d/%d = %.4f, but its run recorded %.4f: the extraction does not belong to this run; delete %s so Extract runs again",
+			e.Rule, e.Seed, all, n, float64(all)/float64(n), rr.Seeds[i].TestAcc, e.Key)
+	}
+	head := min(env.Cfg.TestHead, n)
+	if head < 1 {
+		return nil
+	}
+	acc := float64(correct(head)) / float64(head)
+	rr.Seeds[i].TestHeadAcc = &acc
+	env.Results.TestHead = head
+	return nil
 }

@@ -365,8 +365,8 @@ func TestPaperCKADiagonalsMatchPublishedDiagonals(t *testing.T) {
 
 func TestTable1MeanAndIntervalOverSeeds(t *testing.T) {
 	res := results.Results{Rules: map[string]results.RuleResult{
-		"bp": {Seeds: []results.SeedResult{{Seed: 0, BestValAcc: 0.70, TestAcc: 0.69, BestEpoch: 40},
-			{Seed: 1, BestValAcc: 0.74, TestAcc: 0.73, BestEpoch: 44, Diverged: true}}},
+		"bp": {Seeds: []results.SeedResult{{Seed: 0, BestValAcc: 0.70, TestAcc: 0.69, TestHeadAcc: ptr(0.80), BestEpoch: 40},
+			{Seed: 1, BestValAcc: 0.74, TestAcc: 0.73, TestHeadAcc: ptr(0.84), BestEpoch: 44, Diverged: true}}},
 		"dfa": {Seeds: []results.SeedResult{{Seed: 0, BestValAcc: 0.5, TestAcc: 0.49, BestEpoch: 3}}},
 	}}
 	rows := Table1(res)
@@ -385,10 +385,13 @@ func TestTable1MeanAndIntervalOverSeeds(t *testing.T) {
 		math.Abs(bp.Test-0.71) > 1e-12 || bp.Seeds != 2 || bp.Diverged != 1 || bp.Paper == nil || bp.Paper.BestVal != 0.7592 {
 		t.Errorf("bp row = %+v", bp)
 	}
+	if math.Abs(bp.TestHead-0.82) > 1e-12 || math.Abs(bp.TestHeadHalf-0.254124) > 2e-6 {
+		t.Errorf("bp head accuracy %v ± %v, want 0.82 ± 0.254124", bp.TestHead, bp.TestHeadHalf)
+	}
 	if !math.IsNaN(rows[1].BestVal) || rows[1].Seeds != 0 {
 		t.Errorf("fa_random (not run) row = %+v", rows[1])
 	}
-	if rows[5].Paper != nil || rows[5].BestValHalf != 0 {
+	if rows[5].Paper != nil || rows[5].BestValHalf != 0 || !math.IsNaN(rows[5].TestHead) {
 		t.Errorf("dfa row = %+v", rows[5])
 	}
 }
@@ -470,3 +473,5 @@ func TestTickLabelsHaveNoFloatingPointResidue(t *testing.T) {
 		}
 	}
 }
+
+func ptr(x float64) *float64 { return &x }

@@ -17,9 +17,12 @@ import (
 // Markdown renderings show identical numbers.
 
 type pageView struct {
-	Title       string
-	Preset      string
-	Table1      []table1View
+	Title  string
+	Preset string
+	Table1 []table1View
+	// TestHead, when not empty, heads Table 1's column of accuracy on the
+	// leading test records ("test, records 0–999 (ours)").
+	TestHead    string
 	Grid        []gridView
 	CKAAll      []ckaPair
 	CKAOther    []ckaView
@@ -32,7 +35,7 @@ type pageView struct {
 
 type table1View struct {
 	Rule, Name, HP, Seeds, Diverged string
-	Val, Test, Epoch                string
+	Val, Test, TestHead, Epoch      string
 	PaperVal, PaperTest, PaperEpoch string
 	DeltaVal, DeltaTest             string
 }
@@ -155,7 +158,7 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 	for _, row := range Table1(r.Results) {
 		t := table1View{Rule: row.Rule, Name: RuleName(row.Rule), HP: hpText(row.Rule, row.Hyperparameters),
 			Seeds: strconv.Itoa(row.Seeds), Diverged: strconv.Itoa(row.Diverged),
-			Val: pctCI(row.BestVal, row.BestValHalf), Test: pctCI(row.Test, row.TestHalf),
+			Val: pctCI(row.BestVal, row.BestValHalf), Test: pctCI(row.Test, row.TestHalf), TestHead: pctCI(row.TestHead, row.TestHeadHalf),
 			PaperVal: "—", PaperTest: "—", PaperEpoch: "—", DeltaVal: "—", DeltaTest: "—", Epoch: "—"}
 		if len(row.BestEpochs) > 0 {
 			es := make([]string, len(row.BestEpochs))
@@ -172,6 +175,9 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 			}
 		}
 		v.Table1 = append(v.Table1, t)
+	}
+	if n := r.Results.TestHead; n > 0 {
+		v.TestHead = fmt.Sprintf("test, records 0–%d (ours)", n-1)
 	}
 
 	groups, err := GroupCKA(r.Results.CKA)
@@ -314,10 +320,10 @@ nav ul { columns: 2; }
 <h2>Table 1: best validation and test accuracy</h2>
 <p>Accuracy in percent. Ours: mean ± 95% confidence half-width (Student t) over seeds, the bare value with one seed; test accuracy is that of the best-validation checkpoint. Δ is ours minus the paper's.</p>
 <table id="table1-table">
-<thead><tr><th class="l">rule</th><th class="l">hyper-parameters</th><th>seeds</th><th>diverged</th><th>best val (ours)</th><th>best val (paper)</th><th>Δ val</th><th>test (ours)</th><th>test (paper)</th><th>Δ test</th><th>best epoch (ours)</th><th>best epoch (paper)</th></tr></thead>
+<thead><tr><th class="l">rule</th><th class="l">hyper-parameters</th><th>seeds</th><th>diverged</th><th>best val (ours)</th><th>best val (paper)</th><th>Δ val</th><th>test (ours)</th>{{if .TestHead}}<th>{{.TestHead}}</th>{{end}}<th>test (paper)</th><th>Δ test</th><th>best epoch (ours)</th><th>best epoch (paper)</th></tr></thead>
 <tbody>
 {{- range .Table1}}
-<tr data-rule="{{.Rule}}"><td class="l">{{.Name}}</td><td class="l">{{.HP}}</td><td>{{.Seeds}}</td><td>{{.Diverged}}</td><td>{{.Val}}</td><td>{{.PaperVal}}</td><td>{{.DeltaVal}}</td><td>{{.Test}}</td><td>{{.PaperTest}}</td><td>{{.DeltaTest}}</td><td>{{.Epoch}}</td><td>{{.PaperEpoch}}</td></tr>
+<tr data-rule="{{.Rule}}"><td class="l">{{.Name}}</td><td class="l">{{.HP}}</td><td>{{.Seeds}}</td><td>{{.Diverged}}</td><td>{{.Val}}</td><td>{{.PaperVal}}</td><td>{{.DeltaVal}}</td><td>{{.Test}}</td>{{if $.TestHead}}<td>{{.TestHead}}</td>{{end}}<td>{{.PaperTest}}</td><td>{{.DeltaTest}}</td><td>{{.Epoch}}</td><td>{{.PaperEpoch}}</td></tr>
 {{- end}}
 </tbody>
 </table>

@@ -61,11 +61,17 @@ func Markdown(r *Report) ([]byte, error) {
 	b.WriteString("Accuracy in percent. Ours: mean ± 95% confidence half-width (Student t) over seeds, the bare value with one seed. Δ is ours minus the paper's.\n\n")
 	var rows [][]string
 	for _, t := range v.Table1 {
-		rows = append(rows, []string{t.Name, t.HP, t.Seeds, t.Diverged, t.Val, t.PaperVal, t.DeltaVal,
-			t.Test, t.PaperTest, t.DeltaTest, t.Epoch, t.PaperEpoch})
+		row := []string{t.Name, t.HP, t.Seeds, t.Diverged, t.Val, t.PaperVal, t.DeltaVal, t.Test}
+		if v.TestHead != "" {
+			row = append(row, t.TestHead)
+		}
+		rows = append(rows, append(row, t.PaperTest, t.DeltaTest, t.Epoch, t.PaperEpoch))
 	}
-	mdTable(&b, []string{"rule", "hyper-parameters", "seeds", "diverged", "best val (ours)", "best val (paper)", "Δ val",
-		"test (ours)", "test (paper)", "Δ test", "best epoch (ours)", "best epoch (paper)"}, rows)
+	head := []string{"rule", "hyper-parameters", "seeds", "diverged", "best val (ours)", "best val (paper)", "Δ val", "test (ours)"}
+	if v.TestHead != "" {
+		head = append(head, v.TestHead)
+	}
+	mdTable(&b, append(head, "test (paper)", "Δ test", "best epoch (ours)", "best epoch (paper)"), rows)
 
 	if len(v.Grid) > 0 {
 		b.WriteString("## Grid search\n\n")

@@ -143,6 +143,10 @@ type Table1Row struct {
 	// BestVal and Test are means over seeds (fractions) with their 95%
 	// half-widths (0 with one seed); NaN when the rule was not run.
 	BestVal, BestValHalf, Test, TestHalf float64
+	// TestHead and TestHeadHalf are the same over the first
+	// res.TestHead test records (results' test_head_acc), over the seeds
+	// that have it; NaN when none has.
+	TestHead, TestHeadHalf float64
 	// BestEpochs lists each seed's best epoch, in seed order.
 	BestEpochs      []int
 	Hyperparameters results.Hyperparameters
@@ -163,16 +167,19 @@ func Table1(res results.Results) []Table1Row {
 	}
 	var out []Table1Row
 	for _, rule := range sortedKeys(set) {
-		row := Table1Row{Rule: rule, BestVal: math.NaN(), Test: math.NaN()}
+		row := Table1Row{Rule: rule, BestVal: math.NaN(), Test: math.NaN(), TestHead: math.NaN()}
 		if p, ok := PaperTable1[rule]; ok {
 			row.Paper = &p
 		}
 		if rr, ok := res.Rules[rule]; ok {
 			row.Hyperparameters = rr.Hyperparameters
-			var val, test []float64
+			var val, test, head []float64
 			for _, s := range rr.Seeds {
 				val = append(val, s.BestValAcc)
 				test = append(test, s.TestAcc)
+				if s.TestHeadAcc != nil {
+					head = append(head, *s.TestHeadAcc)
+				}
 				row.BestEpochs = append(row.BestEpochs, s.BestEpoch)
 				if s.Diverged {
 					row.Diverged++
@@ -181,6 +188,9 @@ func Table1(res results.Results) []Table1Row {
 			row.Seeds = len(rr.Seeds)
 			row.BestVal, row.BestValHalf = MeanCI95(val)
 			row.Test, row.TestHalf = MeanCI95(test)
+			if len(head) > 0 {
+				row.TestHead, row.TestHeadHalf = MeanCI95(head)
+			}
 		}
 		out = append(out, row)
 	}

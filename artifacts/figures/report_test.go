@@ -320,3 +320,40 @@ func TestHTMLRendersInHeadlessChromiumWithEveryImageLoaded(t *testing.T) {
 		t.Errorf("escaped alert(1) occurs %d times in the rendered DOM, want 4 (as text)", n)
 	}
 }
+
+// TestTable1ShowsTheLeadingTestRecordsColumnOnlyWhenMeasured checks the
+// column of accuracy on the leading test records: headed with the records'
+// range and filled per rule when results.json has test_head, absent
+// otherwise, in both the markdown and the HTML.
+func TestTable1ShowsTheLeadingTestRecordsColumnOnlyWhenMeasured(t *testing.T) {
+	r := builtFixture(t)
+	const header = "test, records 0–999 (ours)"
+	for _, head := range []int{0, 1000} {
+		r.Results.TestHead = head
+		for rule, rr := range r.Results.Rules {
+			for i := range rr.Seeds {
+				rr.Seeds[i].TestHeadAcc = nil
+				if head > 0 {
+					rr.Seeds[i].TestHeadAcc = ptr(0.5 + 0.01*float64(i))
+				}
+			}
+			r.Results.Rules[rule] = rr
+		}
+		md, err := Markdown(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		html, err := HTML(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, doc := range map[string]string{"markdown": string(md), "html": string(html)} {
+			if got := strings.Contains(doc, header); got != (head > 0) {
+				t.Errorf("test_head %d: %s has the column %q: %v", head, name, header, got)
+			}
+		}
+		if head > 0 && !strings.Contains(string(md), "| 50.00 |") && !strings.Contains(string(md), "| 50.00 ±") {
+			t.Errorf("markdown Table 1 lacks the head accuracy 50.00:\n%s", md)
+		}
+	}
+}

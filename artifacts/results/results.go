@@ -19,6 +19,11 @@ type Results struct {
 	Saliency map[string][]SaliencyResult `json:"saliency,omitempty"`
 	// Alignment summarises gradient alignment and sign concordance per rule.
 	Alignment map[string]AlignmentSummary `json:"alignment,omitempty"`
+	// TestHead is the number of leading test records (records 0 to
+	// TestHead-1 of the test file) whose accuracy each final run also
+	// reports on its own, as SeedResult.TestHeadAcc; 0 when no run was
+	// extracted.
+	TestHead int `json:"test_head,omitempty"`
 }
 
 // FormatVersion is the current results.json schema version.
@@ -47,6 +52,11 @@ type SeedResult struct {
 	Seed       int     `json:"seed"`
 	BestValAcc float64 `json:"best_val_acc"`
 	TestAcc    float64 `json:"test_acc"`
+	// TestHeadAcc is the accuracy of the same model on the first
+	// Results.TestHead test records alone, from the Extract stage's
+	// predictions; absent when the run was not extracted (it diverged in
+	// its first epoch, or extraction was switched off).
+	TestHeadAcc *float64 `json:"test_head_acc,omitempty"`
 	// BestEpoch is 1-based: the epoch whose weights were kept.
 	BestEpoch int  `json:"best_epoch"`
 	Diverged  bool `json:"diverged"`
