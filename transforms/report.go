@@ -88,7 +88,8 @@ func (f *ReportFn) ProcessElement(ctx context.Context, _ int, grid, runs func(*R
 	if err != nil {
 		return err
 	}
-	rep := newStudyReport(f.Cfg, st, g)
+	rec := newRecordingStore(st)
+	rep := newStudyReport(f.Cfg, rec, g)
 	if err := rep.addRuns(ctx); err != nil {
 		return err
 	}
@@ -110,6 +111,9 @@ func (f *ReportFn) ProcessElement(ctx context.Context, _ int, grid, runs func(*R
 		return err
 	}
 	if err := putJSON(ctx, st, ManifestFile, man); err != nil {
+		return err
+	}
+	if err := prunePresentation(ctx, rec); err != nil {
 		return err
 	}
 	log.Infof(ctx, "report: wrote %s in %.1fs", st.URI(ResultsFile), time.Since(start).Seconds())
