@@ -220,6 +220,25 @@ func (cl *call) job(idx int, buf *buffers) {
 		scaleC(cl.c, cl.ldc, i0, i1, j0, j1, cl.beta)
 	}
 
+	for pc := 0; pc < cl.k; pc += kcBlock {
+		kc := min(kcBlock, cl.k-pc)
+		if pc > 0 {
+			add = 1
+		}
+		for jc := j0; jc < j1; jc += ncBlock {
+			nc := min(ncBlock, j1-jc)
+			cl.packB(buf.b, pc, kc, jc, nc, cl.kern)
+			for ic := i0; ic < i1; ic += mcBlock {
+				cl.block(buf, ic, min(mcBlock, i1-ic), pc, kc, jc, nc, add)
+			}
+		}
+	}
+}
+
+// block adds op(A)[ic:ic+mc, pc:pc+kc] · B[pc:pc+kc, jc:jc+nc] into C
+// (overwriting C when add is 0), B being packed in buf.b by packB, one
+// column panel of kern.nr at a time.
+func (cl *call) block(buf *buffers, ic, mc, pc, kc, jc, nc, add int) {
 	kern := cl.kern
 	mr, nr := kern.mr, kern.nr
 	// Byte strides of op(A): element (i, p) sits at i*rsa + p*csa.
@@ -228,61 +247,52 @@ func (cl *call) job(idx int, buf *buffers) {
 		rsa, csa = 4, 4*cl.lda
 	}
 	ldc4 := 4 * cl.ldc
-	for pc := 0; pc < cl.k; pc += kcBlock {
-		kc := min(kcBlock, cl.k-pc)
-		if pc > 0 {
-			add = 1
+	// The last, partial row block of A is copied into a zero-padded panel
+	// once for all the column panels.
+	if rem := mc % mr; rem != 0 {
+		cl.packAEdge(buf.a, ic+mc-rem, rem, pc, kc, mr)
+	}
+	for jr := 0; jr < nc; jr += nr {
+		w := min(nr, nc-jr)
+		kw := kern.forWidth(w)
+		bp, csb := &buf.b[(jr/nr)*kc*nr], 4*kw.nr
+		if cl.directB(w, kw.nr) {
+			bp, csb = &cl.b[pc*cl.ldb+jc+jr], 4*cl.ldb
 		}
-		for jc := j0; jc < j1; jc += ncBlock {
-			nc := min(ncBlock, j1-jc)
-			cl.packB(buf.b, pc, kc, jc, nc, kern)
-			for ic := i0; ic < i1; ic += mcBlock {
-				mc := min(mcBlock, i1-ic)
-				// The last, partial row block of A is copied into a
-				// zero-padded panel once for all the column panels.
-				if rem := mc % mr; rem != 0 {
-					cl.packAEdge(buf.a, ic+mc-rem, rem, pc, kc, mr)
-				}
-				for jr := 0; jr < nc; jr += nr {
-					w := min(nr, nc-jr)
-					kw := kern.forWidth(w)
-					bp, csb := &buf.b[(jr/nr)*kc*nr], 4*kw.nr
-					if cl.directB(w, kw.nr) {
-						bp, csb = &cl.b[pc*cl.ldb+jc+jr], 4*cl.ldb
-					}
-					ir := 0
-					if full := mc / mr; w == kw.nr && full > 0 {
-						// All full row panels of the block in one call.
-						i, j := ic, jc+jr
-						kw.fn(kc, &cl.a[cl.aIndex(i, pc)], rsa, csa, bp, csb, &cl.c[i*cl.ldc+j], ldc4, add, cl.alpha,
-							full, mr*rsa, mr*ldc4)
-						ir = full * mr
-					}
-					for ; ir < mc; ir += mr {
-						h := min(mr, mc-ir)
-						i, j := ic+ir, jc+jr
-						ap, ra, ca := &buf.a[0], 4, 4*mr
-						if h == mr {
-							ap, ra, ca = &cl.a[cl.aIndex(i, pc)], rsa, csa
-						}
-						// Edge block: run the same kernel on a padded copy
-						// of C so each element gets the same arithmetic.
-						tw := kw.nr
-						t := buf.c[:mr*tw]
-						if add != 0 {
-							clear(t)
-							for ii := range h {
-								copy(t[ii*tw:ii*tw+w], cl.c[(i+ii)*cl.ldc+j:])
-							}
-						}
-						kw.fn(kc, ap, ra, ca, bp, csb, &t[0], 4*tw, add, cl.alpha, 1, 0, 0)
-						for ii := range h {
-							copy(cl.c[(i+ii)*cl.ldc+j:(i+ii)*cl.ldc+j+w], t[ii*tw:])
-						}
-					}
-				}
+		ir := 0
+		if full := mc / mr; w == kw.nr && full > 0 {
+			// All full row panels of the block in one call.
+			i, j := ic, jc+jr
+			kw.fn(kc, &cl.a[cl.aIndex(i, pc)], rsa, csa, bp, csb, &cl.c[i*cl.ldc+j], ldc4, add, cl.alpha,
+				full, mr*rsa, mr*ldc4)
+			ir = full * mr
+		}
+		for ; ir < mc; ir += mr {
+			h := min(mr, mc-ir)
+			ap, ra, ca := &buf.a[0], 4, 4*mr
+			if h == mr {
+				ap, ra, ca = &cl.a[cl.aIndex(ic+ir, pc)], rsa, csa
 			}
+			cl.edge(buf, kw, kc, ap, ra, ca, bp, csb, ic+ir, jc+jr, h, w, add)
 		}
+	}
+}
+
+// edge computes the h×w corner of C at (i, j), narrower or shorter than
+// the kernel, by running the same kernel on a padded copy of C, so each
+// element gets the same arithmetic as in a full panel.
+func (cl *call) edge(buf *buffers, kw *kernel, kc int, ap *float32, ra, ca int, bp *float32, csb, i, j, h, w, add int) {
+	tw := kw.nr
+	t := buf.c[:cl.kern.mr*tw]
+	if add != 0 {
+		clear(t)
+		for ii := range h {
+			copy(t[ii*tw:ii*tw+w], cl.c[(i+ii)*cl.ldc+j:])
+		}
+	}
+	kw.fn(kc, ap, ra, ca, bp, csb, &t[0], 4*tw, add, cl.alpha, 1, 0, 0)
+	for ii := range h {
+		copy(cl.c[(i+ii)*cl.ldc+j:(i+ii)*cl.ldc+j+w], t[ii*tw:])
 	}
 }
 

@@ -220,50 +220,71 @@ func (ti TensorInfo) Bytes() int64 { return ti.End - ti.Begin }
 // the JSON padded with spaces to a multiple of 8 bytes. Keys are written
 // in sorted order, so the bytes depend only on the arguments.
 func buildHeader(infos []TensorInfo, meta map[string]string) ([]byte, []TensorInfo, error) {
-	out := make([]TensorInfo, len(infos))
-	seen := map[string]bool{}
-	var off int64
-	for i, ti := range infos {
-		switch {
-		case ti.Name == "":
-			return nil, nil, fmt.Errorf("format: tensor %d has an empty name", i)
-		case ti.Name == metadataKey:
-			return nil, nil, fmt.Errorf("format: tensor name %q is reserved", metadataKey)
-		case !utf8.ValidString(ti.Name):
-			return nil, nil, fmt.Errorf("format: tensor name %q is not valid UTF-8", ti.Name)
-		case seen[ti.Name]:
-			return nil, nil, fmt.Errorf("format: duplicate tensor name %q", ti.Name)
-		}
-		seen[ti.Name] = true
-		size, ok := dtypeSizes[ti.DType]
-		if !ok {
-			return nil, nil, fmt.Errorf("format: tensor %q: unknown dtype %q", ti.Name, ti.DType)
-		}
-		n, err := numel(ti.Shape)
-		if err != nil {
-			return nil, nil, fmt.Errorf("format: tensor %q: %w", ti.Name, err)
-		}
-		hi, nb := bits.Mul64(uint64(n), uint64(size))
-		if hi != 0 || nb > math.MaxInt64-uint64(off) {
-			return nil, nil, fmt.Errorf("format: tensor %q: shape %v is too large", ti.Name, ti.Shape)
-		}
-		out[i] = TensorInfo{Name: ti.Name, DType: ti.DType, Shape: cloneShape(ti.Shape), Begin: off, End: off + int64(nb)}
-		off += int64(nb)
+	out, err := layOut(infos)
+	if err != nil {
+		return nil, nil, err
 	}
 	for k, v := range meta {
 		if !utf8.ValidString(k) || !utf8.ValidString(v) {
 			return nil, nil, fmt.Errorf("format: metadata %q: not valid UTF-8", k)
 		}
 	}
+	js := headerJSON(out, meta)
+	for len(js)%8 != 0 {
+		js = append(js, ' ')
+	}
+	hdr := make([]byte, 8, 8+len(js))
+	binary.LittleEndian.PutUint64(hdr, uint64(len(js)))
+	return append(hdr, js...), out, nil
+}
 
+// layOut checks each tensor's name, dtype and shape and places the tensors
+// back to back from offset 0, in the given order.
+func layOut(infos []TensorInfo) ([]TensorInfo, error) {
+	out := make([]TensorInfo, len(infos))
+	seen := map[string]bool{}
+	var off int64
+	for i, ti := range infos {
+		switch {
+		case ti.Name == "":
+			return nil, fmt.Errorf("format: tensor %d has an empty name", i)
+		case ti.Name == metadataKey:
+			return nil, fmt.Errorf("format: tensor name %q is reserved", metadataKey)
+		case !utf8.ValidString(ti.Name):
+			return nil, fmt.Errorf("format: tensor name %q is not valid UTF-8", ti.Name)
+		case seen[ti.Name]:
+			return nil, fmt.Errorf("format: duplicate tensor name %q", ti.Name)
+		}
+		seen[ti.Name] = true
+		size, ok := dtypeSizes[ti.DType]
+		if !ok {
+			return nil, fmt.Errorf("format: tensor %q: unknown dtype %q", ti.Name, ti.DType)
+		}
+		n, err := numel(ti.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("format: tensor %q: %w", ti.Name, err)
+		}
+		hi, nb := bits.Mul64(uint64(n), uint64(size))
+		if hi != 0 || nb > math.MaxInt64-uint64(off) {
+			return nil, fmt.Errorf("format: tensor %q: shape %v is too large", ti.Name, ti.Shape)
+		}
+		out[i] = TensorInfo{Name: ti.Name, DType: ti.DType, Shape: cloneShape(ti.Shape), Begin: off, End: off + int64(nb)}
+		off += int64(nb)
+	}
+	return out, nil
+}
+
+// headerJSON encodes the header object, keys sorted: one entry per tensor
+// of infos (already laid out) and "__metadata__" when meta is not empty.
+func headerJSON(infos []TensorInfo, meta map[string]string) []byte {
 	type entry struct {
 		DType       string   `json:"dtype"`
 		Shape       []int    `json:"shape"`
 		DataOffsets [2]int64 `json:"data_offsets"`
 	}
-	keys := make([]string, 0, len(out)+1)
+	keys := make([]string, 0, len(infos)+1)
 	byName := map[string]TensorInfo{}
-	for _, ti := range out {
+	for _, ti := range infos {
 		keys = append(keys, ti.Name)
 		byName[ti.Name] = ti
 	}
@@ -294,12 +315,7 @@ func buildHeader(infos []TensorInfo, meta map[string]string) ([]byte, []TensorIn
 		js.Write(vb)
 	}
 	js.WriteByte('}')
-	for js.Len()%8 != 0 {
-		js.WriteByte(' ')
-	}
-	hdr := make([]byte, 8, 8+js.Len())
-	binary.LittleEndian.PutUint64(hdr, uint64(js.Len()))
-	return append(hdr, js.Bytes()...), out, nil
+	return js.Bytes()
 }
 
 // WriteSafetensors writes tensors and meta as one safetensors file: the
@@ -458,11 +474,40 @@ func ReadSafetensors(r io.ReaderAt, size int64, limits Limits) (*File, error) {
 	if limits.MaxHeader <= 0 {
 		limits.MaxHeader = DefaultMaxHeader
 	}
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("format: not a valid safetensors file: "+format, a...)
+	hdr, err := readHeader(r, size, limits)
+	if err != nil {
+		return nil, err
 	}
+	dataStart := int64(8 + len(hdr))
+	dataSize := size - dataStart
+	entries, meta, err := parseHeader(hdr)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	f := &File{Meta: meta, r: r, dataStart: dataStart, limits: limits, index: map[string]int{}}
+	for _, e := range entries {
+		ti, err := e.info(dataSize)
+		if err != nil {
+			return nil, invalid("tensor %q: %v", e.name, err)
+		}
+		f.Tensors = append(f.Tensors, ti)
+	}
+	if err := f.checkTiling(dataSize, size); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// invalid is the error of a file that is not valid safetensors.
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("format: not a valid safetensors file: "+format, a...)
+}
+
+// readHeader reads and checks the 8-byte header length and the header's
+// JSON bytes (within limits and the file, starting with '{', valid UTF-8).
+func readHeader(r io.ReaderAt, size int64, limits Limits) ([]byte, error) {
 	if size < 8 {
-		return nil, bad("%d bytes, shorter than the 8-byte header length", size)
+		return nil, invalid("%d bytes, shorter than the 8-byte header length", size)
 	}
 	var lenBuf [8]byte
 	if _, err := r.ReadAt(lenBuf[:], 0); err != nil {
@@ -471,37 +516,28 @@ func ReadSafetensors(r io.ReaderAt, size int64, limits Limits) (*File, error) {
 	n := binary.LittleEndian.Uint64(lenBuf[:])
 	switch {
 	case n > uint64(limits.MaxHeader):
-		return nil, bad("header length %d exceeds the limit of %d bytes", n, limits.MaxHeader)
+		return nil, invalid("header length %d exceeds the limit of %d bytes", n, limits.MaxHeader)
 	case n > uint64(size-8):
-		return nil, bad("header length %d is larger than the %d bytes after it", n, size-8)
+		return nil, invalid("header length %d is larger than the %d bytes after it", n, size-8)
 	case n < 2:
-		return nil, bad("header length %d is too short for a JSON object", n)
+		return nil, invalid("header length %d is too short for a JSON object", n)
 	}
 	hdr := make([]byte, n)
 	if _, err := r.ReadAt(hdr, 8); err != nil {
 		return nil, fmt.Errorf("format: reading safetensors header: %w", err)
 	}
 	if hdr[0] != '{' {
-		return nil, bad("header does not start with '{'")
+		return nil, invalid("header does not start with '{'")
 	}
 	if !utf8.Valid(hdr) {
-		return nil, bad("header is not valid UTF-8")
+		return nil, invalid("header is not valid UTF-8")
 	}
-	dataStart := int64(8 + n)
-	dataSize := size - dataStart
+	return hdr, nil
+}
 
-	entries, meta, err := parseHeader(hdr)
-	if err != nil {
-		return nil, bad("%v", err)
-	}
-	f := &File{Meta: meta, r: r, dataStart: dataStart, limits: limits, index: map[string]int{}}
-	for _, e := range entries {
-		ti, err := e.info(dataSize)
-		if err != nil {
-			return nil, bad("tensor %q: %v", e.name, err)
-		}
-		f.Tensors = append(f.Tensors, ti)
-	}
+// checkTiling sorts f.Tensors by byte range, checks that the ranges tile
+// the dataSize bytes of data exactly, and indexes the tensors by name.
+func (f *File) checkTiling(dataSize, size int64) error {
 	sort.SliceStable(f.Tensors, func(i, j int) bool {
 		a, b := f.Tensors[i], f.Tensors[j]
 		if a.Begin != b.Begin {
@@ -513,17 +549,17 @@ func ReadSafetensors(r io.ReaderAt, size int64, limits Limits) (*File, error) {
 	for i, ti := range f.Tensors {
 		switch {
 		case ti.Begin < at:
-			return nil, bad("tensor %q bytes [%d, %d) overlap the previous tensor %q, which ends at %d", ti.Name, ti.Begin, ti.End, f.Tensors[i-1].Name, at)
+			return invalid("tensor %q bytes [%d, %d) overlap the previous tensor %q, which ends at %d", ti.Name, ti.Begin, ti.End, f.Tensors[i-1].Name, at)
 		case ti.Begin > at:
-			return nil, bad("tensor %q starts at %d, leaving bytes [%d, %d) of the data unused (offsets must be contiguous)", ti.Name, ti.Begin, at, ti.Begin)
+			return invalid("tensor %q starts at %d, leaving bytes [%d, %d) of the data unused (offsets must be contiguous)", ti.Name, ti.Begin, at, ti.Begin)
 		}
 		at = ti.End
 		f.index[ti.Name] = i
 	}
 	if at != dataSize {
-		return nil, bad("tensors cover %d data bytes but the file holds %d after its header (file size %d mismatches the header)", at, dataSize, size)
+		return invalid("tensors cover %d data bytes but the file holds %d after its header (file size %d mismatches the header)", at, dataSize, size)
 	}
-	return f, nil
+	return nil
 }
 
 // rawEntry is one header tensor before validation.
