@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -137,7 +138,7 @@ func runSaliency(ctx context.Context, c Config, run RunResult) (SaliencyRecord, 
 	if err := putJSON(ctx, st, marker, res); err != nil {
 		return res, err
 	}
-	log.Infof(ctx, "saliency %s seed %d: %.1fs %s", run.Rule, run.Seed, res.WallSeconds, res.Note)
+	log.Infof(ctx, "%s", strings.TrimSpace(fmt.Sprintf("saliency %s seed %d: %.1fs %s", run.Rule, run.Seed, res.WallSeconds, res.Note)))
 	return res, nil
 }
 
