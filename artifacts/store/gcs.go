@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -444,17 +445,32 @@ func (r *gcsReader) Close() error {
 	return nil
 }
 
-var (
-	clientOnce sync.Once
-	client     *storage.Client
-	clientErr  error
-)
+// clients are the process-wide GCS clients Open uses, one per value of
+// STORAGE_EMULATOR_HOST (the empty string for Cloud Storage itself): the
+// variable is read when a client is made, so a process that points it
+// elsewhere (a test starting a new emulator) needs a client of its own.
+var clients struct {
+	sync.Mutex
+	m map[string]*storage.Client
+}
 
-// sharedClient returns the process-wide GCS client Open uses. It is built
-// once, with a background context because it outlives any one call.
+// sharedClient returns the GCS client for the current STORAGE_EMULATOR_HOST,
+// making it on first use with a background context, because it outlives
+// any one call. A failure is not remembered: the next call tries again.
 func sharedClient(context.Context) (*storage.Client, error) {
-	clientOnce.Do(func() {
-		client, clientErr = storage.NewClient(context.Background())
-	})
-	return client, clientErr
+	host := os.Getenv("STORAGE_EMULATOR_HOST")
+	clients.Lock()
+	defer clients.Unlock()
+	if c, ok := clients.m[host]; ok {
+		return c, nil
+	}
+	c, err := storage.NewClient(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if clients.m == nil {
+		clients.m = map[string]*storage.Client{}
+	}
+	clients.m[host] = c
+	return c, nil
 }
