@@ -190,10 +190,11 @@ func (rep *studyReport) addRuns(ctx context.Context) error {
 	return nil
 }
 
-// hyper is a run's hyper-parameters in the results schema.
+// hyper is a run's hyper-parameters in the results schema: those of the
+// engine configuration it was trained with, as its history records them.
 func hyper(c Config, r RunResult) results.Hyperparameters {
-	return results.Hyperparameters{LR: r.Point.LR, WeightDecay: r.Point.WeightDecay, Sigma: r.Point.Sigma,
-		Epochs: r.Epochs, BatchSize: c.BatchSize}
+	spec := RunSpec{Stage: r.Stage, DatasetKey: r.DatasetKey, Rule: r.Rule, Point: r.Point, Index: r.Index, Seed: r.Seed, Epochs: r.Epochs}
+	return hyperResult(trainConfig(c, spec).Hyperparameters())
 }
 
 func copyObject(ctx context.Context, st store.Store, from, to string) error {

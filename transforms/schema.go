@@ -58,7 +58,7 @@ func saliencyResult(r saliency.Result) results.SaliencyResult {
 
 // historyResult maps a run's engine history to history.json's schema.
 func historyResult(h train.History) results.History {
-	out := results.History{Rule: h.Rule, Seed: h.Seed, Hyperparameters: results.Hyperparameters(h.Hyperparameters),
+	out := results.History{Rule: h.Rule, Seed: h.Seed, Hyperparameters: hyperResult(h.Hyperparameters),
 		StepsPerEpoch: h.StepsPerEpoch, Steps: results.Steps(h.Steps), BestEpoch: h.BestEpoch, BestValAcc: h.BestValAcc,
 		TestAcc: h.TestAcc, Diverged: h.Diverged, DivergedStep: h.DivergedStep, PerClassTest: h.PerClassTest}
 	if h.Epochs != nil {
@@ -68,4 +68,9 @@ func historyResult(h train.History) results.History {
 		out.Epochs[i] = results.Epoch(e)
 	}
 	return out
+}
+
+// hyperResult maps a run's engine hyper-parameters to the schema's.
+func hyperResult(h train.Hyperparameters) results.Hyperparameters {
+	return results.Hyperparameters(h)
 }
