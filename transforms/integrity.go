@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
@@ -327,7 +326,7 @@ func checkDone(ctx context.Context, st store.Store, c doneCheck, marker string, 
 		}
 		if err := store.Verify(ctx, st, k, d); err != nil {
 			if isDamage(err) {
-				return damaged("its input %s changed since it was made (%v)", st.URI(k), err)
+				return damaged("its input %s was rewritten since it was made (the stage that wrote it was redone)", st.URI(k))
 			}
 			return err
 		}
@@ -359,9 +358,7 @@ func upgradeDone(ctx context.Context, st store.Store, c doneCheck, marker string
 		return err
 	}
 	upgradedCounter.Inc(ctx, 1)
-	names := append([]string(nil), c.Files...)
-	sort.Strings(names)
 	log.Infof(ctx, "%s: %s had no digests; its files passed a structural check and their digests were recorded (%d files)",
-		c.What, st.URI(marker), len(names))
+		c.What, st.URI(marker), len(c.Files))
 	return nil
 }
