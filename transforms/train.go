@@ -31,12 +31,12 @@ const (
 	StageGrid  = "grid"
 	StageTrain = "train"
 
-	StateFile   = "state.safetensors"
+	StateFile = "state.safetensors"
 	// StateDigestFile holds the Digest of StateFile, written after it.
 	StateDigestFile = "state.json"
-	ModelFile   = "model.safetensors"
-	HistoryFile = "history.json"
-	ResultFile  = "result.json"
+	ModelFile       = "model.safetensors"
+	HistoryFile     = "history.json"
+	ResultFile      = "result.json"
 )
 
 // beam counters, visible in tests and the Dataflow console.
