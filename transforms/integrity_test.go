@@ -3,8 +3,18 @@ package transforms
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct"
+
+	"github.com/fabeam/fabeam/artifacts/store/storetest"
 
 	"github.com/fabeam/fabeam/artifacts/store"
 )
@@ -215,4 +225,151 @@ func TestDamagedArtifactsAreRedoneNeverPublished(t *testing.T) {
 			}
 		})
 	}
+}
+
+// snapshotStore maps every object in st to its SHA-256.
+func snapshotStore(t *testing.T, st store.Store) map[string][32]byte {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := st.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string][32]byte{}
+	for _, k := range keys {
+		b, err := st.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[k] = sha256.Sum256(b)
+	}
+	return m
+}
+
+// runStudyErr is runStudy that returns the pipeline's error.
+func runStudyErr(c Config) error {
+	p, s := beam.NewPipelineWithRoot()
+	Study(s, c)
+	_, err := direct.Execute(context.Background(), p)
+	return err
+}
+
+// TestInjectedFailuresDamageNothingAndResume writes an earlier study (A:
+// one epoch) into a folder, then runs another (B: two epochs) into the
+// same folder through a store that fails on purpose: the first write of a
+// training run's result.json (after its model, history and two
+// checkpoints were written), and, separately, the second write of the
+// Report's published files. After each failure every object of A is
+// still there, byte for byte, except the published files the Report was
+// replacing; B then resumes on the plain folder to a results.json
+// byte-identical to an uninterrupted B. Before the first resume the
+// checkpoint the failed run left is damaged (a byte flipped in its middle):
+// it must be found (counter "damaged"), not resumed from, and the run
+// trained from scratch to the same result.
+func TestInjectedFailuresDamageNothingAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains: skipped with -short")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := integrityConfig(t, dir)
+	runStudy(t, "direct", a)
+	local, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotStore(t, local)
+
+	b := integrityConfig(t, t.TempDir())
+	b.Epochs = 2
+	runStudy(t, "direct", b)
+	want, err := os.ReadFile(filepath.Join(b.Out, ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Out = dir
+
+	unchanged := func(t *testing.T, except func(key string) bool) {
+		t.Helper()
+		after := snapshotStore(t, local)
+		for k, h := range before {
+			if except != nil && except(k) {
+				continue
+			}
+			if got, ok := after[k]; !ok {
+				t.Errorf("%s of the earlier study was removed", k)
+			} else if got != h {
+				t.Errorf("%s of the earlier study was changed", k)
+			}
+		}
+	}
+	resume := func(t *testing.T) map[string]int64 {
+		t.Helper()
+		counters := runStudy(t, "direct", b)
+		got, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("results.json after the failure and resume differs from an uninterrupted run:\n%s", firstDiff(got, want))
+		}
+		return counters
+	}
+
+	t.Run("a failed write in Train, then a damaged checkpoint", func(t *testing.T) {
+		f := storetest.FailFromWrite(local, 1).Only(func(k string) bool {
+			return strings.HasPrefix(k, StageTrain+"/") && strings.HasSuffix(k, "/"+ResultFile)
+		})
+		bf := b
+		bf.Out = storetest.Register("train-fails", f)
+		err := runStudyErr(bf)
+		if err == nil || !errors.Is(err, storetest.ErrInjected) && !strings.Contains(err.Error(), "injected failure") {
+			t.Fatalf("the study with a failing store: %v, want the injected failure", err)
+		}
+		unchanged(t, nil)
+		states, _ := filepath.Glob(filepath.Join(dir, StageTrain, "*", StateFile))
+		if len(states) != 1 {
+			t.Fatalf("the failed run left %d checkpoints %v, want 1", len(states), states)
+		}
+		st, err := os.ReadFile(states[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		st[len(st)/2] ^= 0x40
+		if err := os.WriteFile(states[0], st, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		counters := resume(t)
+		if counters["damaged"] < 1 || counters["resumed"] != 0 {
+			t.Errorf("damaged = %d, resumed = %d: want the damaged checkpoint found and not resumed from", counters["damaged"], counters["resumed"])
+		}
+	})
+
+	t.Run("a failed write in Report", func(t *testing.T) {
+		// Back to study A, then B again with the Report's second
+		// published write failing.
+		runStudy(t, "direct", a)
+		before = snapshotStore(t, local)
+		f := storetest.FailFromWrite(local, 2).Only(func(k string) bool {
+			return strings.HasPrefix(k, RunsDir+"/") || !strings.Contains(k, "/") || strings.HasPrefix(k, FiguresDir+"/")
+		})
+		bf := b
+		bf.Out = storetest.Register("report-fails", f)
+		if err := runStudyErr(bf); err == nil {
+			t.Fatal("the study with a failing Report store succeeded")
+		}
+		if got := f.Failed(); len(got) == 0 {
+			t.Fatal("no Report write was made to fail")
+		}
+		// The Report was replacing the published files (one of them was
+		// written before the failure); every stage artifact of A is intact.
+		published := func(k string) bool {
+			return strings.HasPrefix(k, RunsDir+"/") || strings.HasPrefix(k, FiguresDir+"/") || !strings.Contains(k, "/")
+		}
+		unchanged(t, published)
+		if b, err := local.Get(ctx, ResultsFile); err != nil || sha256.Sum256(b) != before[ResultsFile] {
+			t.Errorf("results.json is not the earlier study's after the Report failed (%v)", err)
+		}
+		resume(t)
+	})
 }
