@@ -1,6 +1,7 @@
 package transforms
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -204,7 +205,10 @@ func (f *CompareFn) pair(ctx context.Context, st store.Store, row, col ExtractRe
 	key := CompareKey(f.Cfg, row, col)
 	marker := store.Join(key, CompareFile)
 	var res CompareResult
-	if done, err := loadDone(ctx, st, marker, &res); err != nil || done {
+	inputKeys := []string{store.Join(row.Key, ExtractMetaFile), store.Join(col.Key, ExtractMetaFile)}
+	check := doneCheck{What: fmt.Sprintf("compare %s seed %d with %s seed %d", row.Rule, row.Seed, col.Rule, col.Seed),
+		Redo: "comparing them again", Key: key, Marker: CompareFile, Inputs: inputKeys}
+	if done, err := loadDone(ctx, st, check, &res); err != nil || done {
 		res.Skipped = done
 		return res, err
 	}
@@ -212,9 +216,13 @@ func (f *CompareFn) pair(ctx context.Context, st store.Store, row, col ExtractRe
 	res = CompareResult{Key: key, Seed: row.Seed, Rule: row.Rule, Reference: col.Rule, ReferenceSeed: col.Seed,
 		Entries: []results.CKAEntry{}}
 	what := fmt.Sprintf("CKA of %s seed %d against %s seed %d", row.Rule, row.Seed, col.Rule, col.Seed)
+	inputs, err := sumInputs(ctx, st, inputKeys)
+	if err != nil {
+		return res, err
+	}
 	for _, e := range []ExtractResult{row, col} {
 		var run RunResult
-		if err := getJSON(ctx, st, store.Join(e.RunKey, ResultFile), &run); err != nil {
+		if _, err := readRecord(ctx, st, store.Join(e.RunKey, ResultFile), &run); err != nil {
 			return res, fmt.Errorf("compare: result of the run behind %s: %w", e.Key, err)
 		}
 		if run.Diverged {
@@ -249,7 +257,7 @@ func (f *CompareFn) pair(ctx context.Context, st store.Store, row, col ExtractRe
 		res.Entries, res.Notes = finiteEntries(ckaEntries(entries), what)
 	}
 	res.WallSeconds = time.Since(start).Seconds()
-	if err := putJSON(ctx, st, marker, res); err != nil {
+	if err := putDone(ctx, st, marker, res, Integrity{Inputs: inputs}); err != nil {
 		return res, err
 	}
 	log.Infof(ctx, "%s: %d matrices in %.1fs", what, len(res.Entries), res.WallSeconds)
@@ -414,11 +422,16 @@ func perClass(ctx context.Context, env *studyReport) (map[string]results.PerClas
 	var labels []uint8
 	for _, e := range env.Gathered.Extracts {
 		key := store.Join(e.Key, PredictionsFile)
-		rd, err := env.Store.Open(ctx, key)
+		var rec ExtractResult
+		in, err := readRecord(ctx, env.Store, store.Join(e.Key, ExtractMetaFile), &rec)
 		if err != nil {
 			return nil, fmt.Errorf("per-class accuracy: %w", err)
 		}
-		f, err := format.ReadSafetensors(rd, rd.Size(), format.Limits{})
+		b, err := getArtifact(ctx, env.Store, e.Key, PredictionsFile, in)
+		if err != nil {
+			return nil, fmt.Errorf("per-class accuracy: %w; run the command again and the extraction is checked and made again", err)
+		}
+		f, err := format.ReadSafetensors(bytes.NewReader(b), int64(len(b)), format.Limits{})
 		var lt, pt format.Tensor
 		if err == nil {
 			lt, err = f.Read("labels")
@@ -426,7 +439,6 @@ func perClass(ctx context.Context, env *studyReport) (map[string]results.PerClas
 		if err == nil {
 			pt, err = f.Read("predictions")
 		}
-		rd.Close()
 		if err != nil {
 			return nil, fmt.Errorf("per-class accuracy: %s: %w", env.Store.URI(key), err)
 		}

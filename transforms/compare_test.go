@@ -74,6 +74,10 @@ func writeFake(t *testing.T, st store.Store, m fakeModel, diverged bool) Extract
 	if err := putJSON(ctx, st, store.Join(e.RunKey, ResultFile), run); err != nil {
 		t.Fatal(err)
 	}
+	// The extraction's record, which a comparison records as its input.
+	if err := putJSON(ctx, st, store.Join(e.Key, ExtractMetaFile), e); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 

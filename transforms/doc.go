@@ -42,6 +42,26 @@
 // stage looking done. Changing a setting changes only the keys that depend
 // on it. The output root is not part of any key.
 //
+// # Artifacts that prove themselves
+//
+// A stage's completion record also holds the Digest (size, SHA-256,
+// CRC-32C) of every file the stage wrote, taken as it was written, the
+// Digest of every upstream record it used, and a seal (the SHA-256 of the
+// record's canonical JSON) that finds a hand-edited number (Integrity).
+// Before a stage is skipped its record is checked (loadDone): the seal,
+// each artifact against its digest (models and histories byte for byte;
+// large features and the dataset by size and header on a local folder, by
+// the CRC-32C Cloud Storage keeps on gs://), and each input. A missing,
+// truncated or altered file, or an input redone since, gives one warning
+// line naming what was found and what is redone (counter "damaged"); the
+// stage runs again, its rewritten record changes the inputs of the stages
+// that used it, and they run again in turn. Report publishes only bytes
+// checked against their digests. A record written before digests existed
+// is accepted after a check of its files' structure (safetensors header
+// against size and shapes, the history agreeing with the run's record,
+// the model decoding) and rewritten with their digests (counter
+// "upgraded"), without redoing the stage.
+//
 // # Training, checkpoints and resuming
 //
 // A training run (grid point or final run) writes train.EncodeState to

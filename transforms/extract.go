@@ -84,7 +84,7 @@ func (f *ExtractFn) ProcessElement(ctx context.Context, run RunResult, emit func
 	key := ExtractKey(run)
 	metaKey := store.Join(key, ExtractMetaFile)
 	var res ExtractResult
-	if done, err := loadDone(ctx, st, metaKey, &res); err != nil {
+	if done, err := loadDone(ctx, st, extractCheck(key, run), &res); err != nil {
 		return err
 	} else if done {
 		res.Skipped = true
@@ -104,16 +104,63 @@ func (f *ExtractFn) ProcessElement(ctx context.Context, run RunResult, emit func
 		Val: ds.Val.Len(), Test: ds.Test.Len(), Dims: slices.Clone(nn.FeatureDims[:])}
 	meta := map[string]string{"format": "fabeam.features", "format_version": strconv.Itoa(FormatVersion),
 		"rule": run.Rule, "seed": strconv.Itoa(run.Seed), "val": strconv.Itoa(res.Val), "test": strconv.Itoa(res.Test)}
-	if err := writeFeatures(ctx, st, key, p, ds, f.Cfg.EvalBatch, meta); err != nil {
+	inputs, err := sumInputs(ctx, st, extractInputs(run))
+	if err != nil {
+		return err
+	}
+	digests, err := writeFeatures(ctx, st, key, p, ds, f.Cfg.EvalBatch, meta)
+	if err != nil {
 		return err
 	}
 	res.WallSeconds = time.Since(start).Seconds()
-	if err := putJSON(ctx, st, metaKey, res); err != nil {
+	if err := putDone(ctx, st, metaKey, res, Integrity{Artifacts: digests, Inputs: inputs}); err != nil {
 		return err
 	}
 	log.Infof(ctx, "extract %s seed %d: %d images in %.1fs, %s", run.Rule, run.Seed, res.Val+res.Test, res.WallSeconds, st.URI(key))
 	emit(res)
 	return nil
+}
+
+// extractFiles are the files of an extraction: one per layer, then the
+// predictions.
+func extractFiles() []string {
+	var fs []string
+	for _, l := range nn.LayerNames {
+		fs = append(fs, l+".safetensors")
+	}
+	return append(fs, PredictionsFile)
+}
+
+// extractInputs are the upstream records an extraction uses: its run's
+// and its dataset's.
+func extractInputs(run RunResult) []string {
+	return []string{store.Join(run.Key, ResultFile), store.Join(run.DatasetKey, DatasetMetaFile)}
+}
+
+// extractCheck is how an extraction is checked before it is skipped:
+// extract.json's seal, every feature file's and the predictions' digest,
+// and its run's and dataset's records. An old record without digests is
+// checked by the files' structure: each layer's "features" tensor is F32
+// of shape (images, width) with its header consistent with the file's
+// size, and the predictions hold one label and one prediction per image.
+func extractCheck(key string, run RunResult) doneCheck {
+	return doneCheck{
+		What: fmt.Sprintf("extract %s seed %d", run.Rule, run.Seed), Redo: "extracting its features again (and redoing what uses them)",
+		Key: key, Marker: ExtractMetaFile, Files: extractFiles(), Inputs: extractInputs(run),
+		Legacy: func(ctx context.Context, st store.Store, v any) error {
+			e := v.(*ExtractResult)
+			n := e.Val + e.Test
+			if e.Key != key || len(e.Dims) != nn.NumLayers {
+				return damaged("%s is not a complete record of extraction %s", st.URI(store.Join(key, ExtractMetaFile)), key)
+			}
+			for l, name := range nn.LayerNames {
+				if err := checkSafetensors(ctx, st, store.Join(key, name+".safetensors"), map[string][]int{"features": {n, e.Dims[l]}}); err != nil {
+					return err
+				}
+			}
+			return checkSafetensors(ctx, st, store.Join(key, PredictionsFile), map[string][]int{"labels": {n}, "predictions": {n}})
+		},
+	}
 }
 
 // loadModel reads the weights of the final run at runKey.
@@ -131,8 +178,9 @@ func loadModel(ctx context.Context, st store.Store, runKey string) (*nn.Params, 
 // writeFeatures runs p over the centre-cropped validation then test images
 // of ds (nn.ForwardDataset, batch images at a time), streams each layer's
 // pre-ReLU outputs to <key>/<layer>.safetensors, and writes the labels and
-// predictions to <key>/PredictionsFile.
-func writeFeatures(ctx context.Context, st store.Store, key string, p *nn.Params, ds *Dataset, batch int, meta map[string]string) error {
+// predictions to <key>/PredictionsFile. It returns the files' digests by
+// name.
+func writeFeatures(ctx context.Context, st store.Store, key string, p *nn.Params, ds *Dataset, batch int, meta map[string]string) (map[string]store.Digest, error) {
 	n := ds.Val.Len() + ds.Test.Len()
 	var writers []*featureWriter
 	defer func() {
@@ -144,7 +192,7 @@ func writeFeatures(ctx context.Context, st store.Store, key string, p *nn.Params
 		w, err := newFeatureWriter(ctx, st, store.Join(key, nn.LayerNames[l]+".safetensors"),
 			[]format.TensorInfo{{Name: "features", DType: "F32", Shape: []int{n, d}}}, meta)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		writers = append(writers, w)
 	}
@@ -162,36 +210,42 @@ func writeFeatures(ctx context.Context, st store.Store, key string, p *nn.Params
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, w := range writers {
+	digests := map[string]store.Digest{}
+	for l, w := range writers {
 		if err := w.commit(); err != nil {
-			return err
+			return nil, err
 		}
+		digests[nn.LayerNames[l]+".safetensors"] = w.w.Digest()
 	}
 	labels := append(slices.Clone(ds.Val.Labels), ds.Test.Labels...)
-	pw, err := st.Create(ctx, store.Join(key, PredictionsFile))
+	pw, err := store.CreateDigest(ctx, st, store.Join(key, PredictionsFile))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer pw.Abort()
 	if err := format.WriteSafetensors(pw, []format.Tensor{
 		format.U8Tensor("labels", []int{n}, labels),
 		format.I32Tensor("predictions", []int{n}, preds),
 	}, meta); err != nil {
-		return err
+		return nil, err
 	}
-	return pw.Commit()
+	if err := pw.Commit(); err != nil {
+		return nil, err
+	}
+	digests[PredictionsFile] = pw.Digest()
+	return digests, nil
 }
 
 // featureWriter streams one tensor's rows into a store object.
 type featureWriter struct {
-	w  store.Writer
+	w  *store.DigestWriter
 	sw *format.SafetensorsWriter
 }
 
 func newFeatureWriter(ctx context.Context, st store.Store, key string, infos []format.TensorInfo, meta map[string]string) (*featureWriter, error) {
-	w, err := st.Create(ctx, key)
+	w, err := store.CreateDigest(ctx, st, key)
 	if err != nil {
 		return nil, err
 	}

@@ -68,32 +68,17 @@ func putJSON(ctx context.Context, st store.Store, key string, v any) error {
 }
 
 // getJSON reads key into v. A missing object returns an error wrapping
-// store.ErrNotExist.
+// store.ErrNotExist; bytes that are not JSON for v are damage (isDamage).
 func getJSON(ctx context.Context, st store.Store, key string, v any) error {
 	b, err := st.Get(ctx, key)
 	if err != nil {
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("reading %s: %w; delete it so the stage runs again", st.URI(key), err)
+		return damaged("%s is not valid JSON (%v)", st.URI(key), err)
 	}
 	return nil
 }
 
 // isNotExist reports whether err says an object is missing.
 func isNotExist(err error) bool { return errors.Is(err, store.ErrNotExist) }
-
-// loadDone reads a stage's completion marker into v. It reports true (and
-// counts the stage as skipped) when the marker exists, false when it does
-// not, and an error when the marker cannot be read.
-func loadDone(ctx context.Context, st store.Store, marker string, v any) (bool, error) {
-	switch err := getJSON(ctx, st, marker, v); {
-	case err == nil:
-		skippedStages.Inc(ctx, 1)
-		return true, nil
-	case isNotExist(err):
-		return false, nil
-	default:
-		return false, err
-	}
-}

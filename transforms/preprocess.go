@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -90,10 +91,10 @@ func (f *PreprocessFn) ProcessElement(ctx context.Context, _ []byte, emit func(s
 	}
 	key := DatasetKey(f.Cfg)
 	metaKey := store.Join(key, DatasetMetaFile)
-	if ok, err := st.Exists(ctx, metaKey); err != nil {
+	var done DatasetMeta
+	if ok, err := loadDone(ctx, st, datasetCheck(key), &done); err != nil {
 		return err
 	} else if ok {
-		skippedStages.Inc(ctx, 1)
 		log.Infof(ctx, "preprocess: dataset %s exists, skipped", key)
 		emit(key)
 		return nil
@@ -111,14 +112,16 @@ func (f *PreprocessFn) ProcessElement(ctx context.Context, _ []byte, emit func(s
 		r := rng.New(0, "test/label mix-up")
 		r.Shuffle(tr.Len(), func(i, j int) { tr.Labels[i], tr.Labels[j] = tr.Labels[j], tr.Labels[i] })
 	}
-	if err := writeDataset(ctx, st, store.Join(key, DatasetFile), tr, val, test); err != nil {
+	d, err := writeDataset(ctx, st, store.Join(key, DatasetFile), tr, val, test)
+	if err != nil {
 		return err
 	}
 	meta := DatasetMeta{Spec: DatasetSpecOf(f.Cfg), Train: tr.Len(), Val: val.Len(), Test: test.Len(),
 		WallSeconds: time.Since(start).Seconds()}
-	if err := putJSON(ctx, st, metaKey, meta); err != nil {
+	if err := putDone(ctx, st, metaKey, meta, Integrity{Artifacts: map[string]store.Digest{DatasetFile: d}}); err != nil {
 		return err
 	}
+	forgetDataset(f.Cfg.Out, key)
 	log.Infof(ctx, "preprocess: dataset %s written (train %d, val %d, test %d)", key, meta.Train, meta.Val, meta.Test)
 	emit(key)
 	return nil
@@ -178,7 +181,59 @@ func testBatchMD5(ctx context.Context, dir string) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-func writeDataset(ctx context.Context, st store.Store, key string, tr, val, test *cifar.Set) error {
+// datasetCheck is how Preprocess checks the dataset at key before
+// skipping: dataset.json's seal and the digest of dataset.safetensors; an
+// old record without digests by the file's safetensors structure and its
+// tensors' shapes against the sizes dataset.json gives.
+func datasetCheck(key string) doneCheck {
+	return doneCheck{
+		What: "preprocess: dataset " + key, Redo: "building the dataset again",
+		Key: key, Marker: DatasetMetaFile, Files: []string{DatasetFile},
+		Legacy: func(ctx context.Context, st store.Store, v any) error {
+			m := v.(*DatasetMeta)
+			return checkSafetensors(ctx, st, store.Join(key, DatasetFile), map[string][]int{
+				"train.images": {m.Train, cifar.Channels, cifar.Height, cifar.Width}, "train.labels": {m.Train},
+				"val.images": {m.Val, cifar.Channels, cifar.Height, cifar.Width}, "val.labels": {m.Val},
+				"test.images": {m.Test, cifar.Channels, cifar.Height, cifar.Width}, "test.labels": {m.Test},
+			})
+		},
+	}
+}
+
+// checkSafetensors checks the structure of the safetensors file at key (its
+// header against its size) and that it holds each tensor of want with that
+// shape. A missing or malformed file is damage.
+func checkSafetensors(ctx context.Context, st store.Store, key string, want map[string][]int) error {
+	rd, err := st.Open(ctx, key)
+	if err != nil {
+		if isNotExist(err) {
+			return &store.DamagedError{URI: st.URI(key), Key: key, Kind: store.Missing}
+		}
+		return err
+	}
+	defer rd.Close()
+	f, err := format.ReadSafetensors(rd, rd.Size(), format.Limits{})
+	if err != nil {
+		return damaged("%s: %v", st.URI(key), err)
+	}
+	for name, shape := range want {
+		ti, ok := f.Info(name)
+		if !ok || !slices.Equal(ti.Shape, shape) {
+			return damaged("%s: want tensor %q of shape %v, have %+v", st.URI(key), name, shape, ti)
+		}
+	}
+	return nil
+}
+
+// forgetDataset drops the process's cached copy of the dataset at key, so
+// a dataset built again is read again.
+func forgetDataset(uri, key string) {
+	datasets.Lock()
+	defer datasets.Unlock()
+	delete(datasets.m, uri+"\x00"+key)
+}
+
+func writeDataset(ctx context.Context, st store.Store, key string, tr, val, test *cifar.Set) (store.Digest, error) {
 	var ts []format.Tensor
 	for _, p := range []struct {
 		name string
@@ -189,15 +244,18 @@ func writeDataset(ctx context.Context, st store.Store, key string, tr, val, test
 			format.Tensor{Name: p.name + ".images", DType: "U8", Shape: []int{n, cifar.Channels, cifar.Height, cifar.Width}, Data: p.s.Images},
 			format.Tensor{Name: p.name + ".labels", DType: "U8", Shape: []int{n}, Data: p.s.Labels})
 	}
-	w, err := st.Create(ctx, key)
+	w, err := store.CreateDigest(ctx, st, key)
 	if err != nil {
-		return err
+		return store.Digest{}, err
 	}
 	defer w.Abort()
 	if err := format.WriteSafetensors(w, ts, map[string]string{"format": "fabeam.dataset", "format_version": fmt.Sprint(FormatVersion)}); err != nil {
-		return fmt.Errorf("writing %s: %w", st.URI(key), err)
+		return store.Digest{}, fmt.Errorf("writing %s: %w", st.URI(key), err)
 	}
-	return w.Commit()
+	if err := w.Commit(); err != nil {
+		return store.Digest{}, err
+	}
+	return w.Digest(), nil
 }
 
 // Dataset is a loaded dataset artifact.
@@ -230,7 +288,7 @@ func LoadDataset(ctx context.Context, uri, key string) (*Dataset, error) {
 	defer r.Close()
 	f, err := format.ReadSafetensors(r, r.Size(), format.Limits{})
 	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w; delete the folder %s to rebuild it", st.URI(fk), err, st.URI(key))
+		return nil, damaged("dataset %s: %v; run again: Preprocess checks the dataset and builds it again", st.URI(fk), err)
 	}
 	d := &Dataset{}
 	for _, p := range []struct {

@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -169,12 +170,27 @@ func (rep *studyReport) addRuns(ctx context.Context) error {
 	for _, run := range rep.Gathered.Runs {
 		dir := store.Join(RunsDir, run.Rule, "seed"+strconv.Itoa(run.Seed))
 		modelKey, histKey := store.Join(dir, ModelFile), store.Join(dir, HistoryFile)
-		if err := copyObject(ctx, st, store.Join(run.Key, ModelFile), modelKey); err != nil {
-			return err
+		// Publish only what the run's record vouches for: the model and
+		// history are checked against its digests, byte for byte.
+		var rec RunResult
+		in, err := readRecord(ctx, st, store.Join(run.Key, ResultFile), &rec)
+		if err != nil {
+			return reportDamage(run, err)
+		}
+		model, err := getArtifact(ctx, st, run.Key, ModelFile, in)
+		if err != nil {
+			return reportDamage(run, err)
+		}
+		hb, err := getArtifact(ctx, st, run.Key, HistoryFile, in)
+		if err != nil {
+			return reportDamage(run, err)
 		}
 		var h results.History
-		if err := getJSON(ctx, st, store.Join(run.Key, HistoryFile), &h); err != nil {
-			return fmt.Errorf("report: history of %s seed %d: %w", run.Rule, run.Seed, err)
+		if err := json.Unmarshal(hb, &h); err != nil {
+			return reportDamage(run, damaged("%s is not a history (%v)", st.URI(store.Join(run.Key, HistoryFile)), err))
+		}
+		if err := st.Put(ctx, modelKey, model); err != nil {
+			return fmt.Errorf("report: writing %s: %w", st.URI(modelKey), err)
 		}
 		if err := putJSON(ctx, st, histKey, h); err != nil {
 			return err
@@ -197,15 +213,12 @@ func hyper(c Config, r RunResult) results.Hyperparameters {
 	return hyperResult(trainConfig(c, spec).Hyperparameters())
 }
 
-func copyObject(ctx context.Context, st store.Store, from, to string) error {
-	b, err := st.Get(ctx, from)
-	if err != nil {
-		return fmt.Errorf("report: reading %s: %w", st.URI(from), err)
-	}
-	if err := st.Put(ctx, to, b); err != nil {
-		return fmt.Errorf("report: writing %s: %w", st.URI(to), err)
-	}
-	return nil
+// reportDamage is the Report's error for a run whose artifacts are not
+// what its record describes: nothing of it is published, and the next
+// run of the command finds the same damage when it checks the run and
+// trains it again.
+func reportDamage(run RunResult, err error) error {
+	return fmt.Errorf("report: %s seed %d: %w; nothing of it was published: run the command again and the run is checked and trained again", run.Rule, run.Seed, err)
 }
 
 // ruleIndex orders rules as nn.RuleNames does (unknown rules last).
@@ -344,7 +357,7 @@ func manifest(ctx context.Context, env *studyReport, start time.Time) (*Manifest
 	}
 	dsKey := DatasetKey(c)
 	var dm DatasetMeta
-	if err := getJSON(ctx, env.Store, store.Join(dsKey, DatasetMetaFile), &dm); err != nil {
+	if _, err := readRecord(ctx, env.Store, store.Join(dsKey, DatasetMetaFile), &dm); err != nil {
 		return nil, fmt.Errorf("report: dataset metadata: %w", err)
 	}
 	m.Stages = append(m.Stages, StageTiming{Stage: "dataset", Key: dsKey, WallSeconds: dm.WallSeconds})

@@ -101,7 +101,10 @@ func runSaliency(ctx context.Context, c Config, run RunResult) (SaliencyRecord, 
 	key := SaliencyKey(c, run)
 	marker := store.Join(key, SaliencyFile)
 	var res SaliencyRecord
-	if done, err := loadDone(ctx, st, marker, &res); err != nil || done {
+	inputKeys := []string{store.Join(run.Key, ResultFile), store.Join(run.DatasetKey, DatasetMetaFile)}
+	check := doneCheck{What: fmt.Sprintf("saliency %s seed %d", run.Rule, run.Seed), Redo: "analysing it again",
+		Key: key, Marker: SaliencyFile, Inputs: inputKeys}
+	if done, err := loadDone(ctx, st, check, &res); err != nil || done {
 		res.Skipped = done
 		return res, err
 	}
@@ -135,7 +138,11 @@ func runSaliency(ctx context.Context, c Config, run RunResult) (SaliencyRecord, 
 		}
 	}
 	res.WallSeconds = time.Since(start).Seconds()
-	if err := putJSON(ctx, st, marker, res); err != nil {
+	inputs, err := sumInputs(ctx, st, inputKeys)
+	if err != nil {
+		return res, err
+	}
+	if err := putDone(ctx, st, marker, res, Integrity{Inputs: inputs}); err != nil {
 		return res, err
 	}
 	log.Infof(ctx, "%s", strings.TrimSpace(fmt.Sprintf("saliency %s seed %d: %.1fs %s", run.Rule, run.Seed, res.WallSeconds, res.Note)))

@@ -255,15 +255,7 @@ func TestSmokeKilledMidTrainingResumesToTheSameResults(t *testing.T) {
 
 func TestSmokeWithOutputOnTheGCSEmulator(t *testing.T) {
 	ref := referenceResults(t)
-	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
-		Scheme: "http", Host: "127.0.0.1", Port: 0, PublicHost: "127.0.0.1", Writer: io.Discard,
-	})
-	if err != nil {
-		t.Fatalf("starting fake GCS server: %v", err)
-	}
-	defer srv.Stop()
-	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "fabeam-test"})
-	t.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(srv.URL(), "http://"))
+	gcsEmulator(t, "fabeam-test")
 	uri := "gs://fabeam-test/smoke"
 	runStudy(t, "direct", smokeConfig(t, uri))
 	st, err := store.Open(context.Background(), uri)
@@ -282,6 +274,31 @@ func TestSmokeWithOutputOnTheGCSEmulator(t *testing.T) {
 			t.Errorf("gs object %s missing (%v)", k, err)
 		}
 	}
+}
+
+// emulator is the process's fake-gcs-server: store.Open's Cloud Storage
+// client is made once per process, with the STORAGE_EMULATOR_HOST of its
+// first use, so every test that writes gs:// shares one server.
+var emulator struct {
+	once sync.Once
+	srv  *fakestorage.Server
+	err  error
+}
+
+// gcsEmulator starts the process's emulator (once), points
+// STORAGE_EMULATOR_HOST at it and creates bucket.
+func gcsEmulator(t *testing.T, bucket string) {
+	t.Helper()
+	emulator.once.Do(func() {
+		emulator.srv, emulator.err = fakestorage.NewServerWithOptions(fakestorage.Options{
+			Scheme: "http", Host: "127.0.0.1", Port: 0, PublicHost: "127.0.0.1", Writer: io.Discard,
+		})
+	})
+	if emulator.err != nil {
+		t.Fatalf("starting fake GCS server: %v", emulator.err)
+	}
+	emulator.srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
+	os.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(emulator.srv.URL(), "http://"))
 }
 
 // contractFiles are the files artifacts/README.md promises for the smoke

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/fabeam/fabeam/artifacts/results"
 	"github.com/fabeam/fabeam/artifacts/store"
 	"github.com/fabeam/fabeam/engine/train"
 )
@@ -30,10 +31,12 @@ const (
 	StageGrid  = "grid"
 	StageTrain = "train"
 
-	StateFile   = "state.safetensors"
-	ModelFile   = "model.safetensors"
-	HistoryFile = "history.json"
-	ResultFile  = "result.json"
+	StateFile = "state.safetensors"
+	// StateDigestFile holds the Digest of StateFile, written after it.
+	StateDigestFile = "state.json"
+	ModelFile       = "model.safetensors"
+	HistoryFile     = "history.json"
+	ResultFile      = "result.json"
 )
 
 // beam counters, visible in tests and the Dataflow console.
@@ -150,7 +153,7 @@ func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
 	progress.setTotal(c.TotalEpochs())
 	key := RunKey(c, r)
 	var res RunResult
-	if done, err := loadDone(ctx, st, store.Join(key, ResultFile), &res); err != nil {
+	if done, err := loadDone(ctx, st, runCheck(key, r), &res); err != nil {
 		return RunResult{}, err
 	} else if done {
 		progress.skip(r.Epochs)
@@ -163,7 +166,7 @@ func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
 		return RunResult{}, err
 	}
 	stateKey := store.Join(key, StateFile)
-	resume, err := loadState(ctx, st, stateKey)
+	resume, err := loadState(ctx, st, stateKey, store.Join(key, StateDigestFile), fmt.Sprintf("%s %s seed %d", r.Stage, r.Rule, r.Seed))
 	if err != nil {
 		return RunResult{}, err
 	}
@@ -179,7 +182,11 @@ func runTraining(ctx context.Context, c Config, r RunSpec) (RunResult, error) {
 		return RunResult{}, fmt.Errorf("%s %s seed %d: %w", r.Stage, r.Rule, r.Seed, err)
 	}
 	res = runResult(key, r, out, resume, ds.Train.Len(), time.Since(start).Seconds())
-	if err := writeRun(ctx, st, key, r, out, res); err != nil {
+	inputs, err := sumInputs(ctx, st, runInputs(r))
+	if err != nil {
+		return RunResult{}, err
+	}
+	if err := writeRun(ctx, st, key, r, out, res, inputs); err != nil {
 		return RunResult{}, err
 	}
 	runsCounter.Inc(ctx, 1)
@@ -201,8 +208,12 @@ func trainOptions(ctx context.Context, st store.Store, stateKey string, r RunSpe
 		if err := train.EncodeState(&buf, s); err != nil {
 			return err
 		}
-		if err := st.Put(ctx, stateKey, buf.Bytes()); err != nil {
+		d, err := store.PutDigest(ctx, st, stateKey, buf.Bytes())
+		if err != nil {
 			return fmt.Errorf("writing checkpoint %s: %w", st.URI(stateKey), err)
+		}
+		if err := putJSON(ctx, st, stateDigestKey(stateKey), d); err != nil {
+			return fmt.Errorf("writing checkpoint: %w", err)
 		}
 		stepsCounter.Inc(ctx, int64(s.Step-lastStep))
 		lastStep = s.Step
@@ -259,47 +270,165 @@ func runResult(key string, r RunSpec, out *train.Outcome, resume *train.State, n
 // writeRun writes a finished run's outputs under key — the model (final
 // runs only: grid models are never used again), history.json, then
 // result.json, whose presence marks the run done — and deletes the state.
-func writeRun(ctx context.Context, st store.Store, key string, r RunSpec, out *train.Outcome, res RunResult) error {
+func writeRun(ctx context.Context, st store.Store, key string, r RunSpec, out *train.Outcome, res RunResult,
+	inputs map[string]store.Digest) error {
 	h := out.History
+	in := Integrity{Artifacts: map[string]store.Digest{}, Inputs: inputs}
 	if r.Stage == StageTrain {
 		var mb bytes.Buffer
 		meta := train.ModelMeta{Rule: r.Rule, Sigma: r.Point.Sigma, Seed: uint64(r.Seed), Epoch: h.BestEpoch, BestValAcc: h.BestValAcc}
 		if err := train.EncodeModel(&mb, out.Best, out.Feedback, meta); err != nil {
 			return err
 		}
-		if err := st.Put(ctx, store.Join(key, ModelFile), mb.Bytes()); err != nil {
-			return err
+		d, err := store.PutDigest(ctx, st, store.Join(key, ModelFile), mb.Bytes())
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", st.URI(store.Join(key, ModelFile)), err)
 		}
+		in.Artifacts[ModelFile] = d
 	}
-	if err := putJSON(ctx, st, store.Join(key, HistoryFile), historyResult(h)); err != nil {
+	d, err := putJSONDigest(ctx, st, store.Join(key, HistoryFile), historyResult(h))
+	if err != nil {
 		return err
 	}
-	if err := putJSON(ctx, st, store.Join(key, ResultFile), res); err != nil {
+	in.Artifacts[HistoryFile] = d
+	if err := putDone(ctx, st, store.Join(key, ResultFile), res, in); err != nil {
 		return err
 	}
-	return st.Delete(ctx, store.Join(key, StateFile))
+	if err := st.Delete(ctx, store.Join(key, StateFile)); err != nil {
+		return err
+	}
+	return st.Delete(ctx, store.Join(key, StateDigestFile))
+}
+
+// stateDigestKey is the key of the digest of the checkpoint at stateKey.
+func stateDigestKey(stateKey string) string {
+	return stateKey[:len(stateKey)-len(StateFile)] + StateDigestFile
+}
+
+// runFiles are the artifacts a finished run's record describes: its
+// history, and the model of a final run.
+func runFiles(stage string) []string {
+	if stage == StageTrain {
+		return []string{ModelFile, HistoryFile}
+	}
+	return []string{HistoryFile}
+}
+
+// runInputs are the upstream records a run uses: its dataset's.
+func runInputs(r RunSpec) []string {
+	return []string{store.Join(r.DatasetKey, DatasetMetaFile)}
+}
+
+// runCheck is how a run is checked before it is skipped: result.json's
+// seal, the digests of its history and model, and its dataset's record.
+// An old record without digests is checked by its files' structure: the
+// record is this run's, history.json is a history that agrees with it
+// (rule, seed, best epoch, accuracies, divergence), and the model (final
+// runs) decodes — header against size, every tensor's shape, finite
+// weights — with the rule and best epoch of the record.
+func runCheck(key string, r RunSpec) doneCheck {
+	return doneCheck{
+		What: fmt.Sprintf("%s %s seed %d", r.Stage, r.Rule, r.Seed), Redo: "training it again (and redoing what uses it)",
+		Key: key, Marker: ResultFile, Files: runFiles(r.Stage), Inputs: runInputs(r),
+		Legacy: func(ctx context.Context, st store.Store, v any) error {
+			res := v.(*RunResult)
+			if res.Key != key || res.Rule != r.Rule || res.Seed != r.Seed {
+				return damaged("%s is the record of %s (%s seed %d), not of this run", st.URI(store.Join(key, ResultFile)), res.Key, res.Rule, res.Seed)
+			}
+			return checkRunFiles(ctx, st, key, r.Stage, res)
+		},
+	}
+}
+
+// checkRunFiles checks that a run's history (and model) agree with its
+// record res.
+func checkRunFiles(ctx context.Context, st store.Store, key, stage string, res *RunResult) error {
+	hk := store.Join(key, HistoryFile)
+	var h results.History
+	if err := getJSON(ctx, st, hk, &h); err != nil {
+		if isNotExist(err) {
+			return &store.DamagedError{URI: st.URI(hk), Key: hk, Kind: store.Missing}
+		}
+		return err
+	}
+	if h.Rule != res.Rule || h.Seed != res.Seed || h.BestEpoch != res.BestEpoch || h.BestValAcc != res.BestValAcc ||
+		h.TestAcc != res.TestAcc || h.Diverged != res.Diverged || h.DivergedStep != res.DivergedStep {
+		return damaged("%s disagrees with its record (history: best epoch %d, best val %v, test %v, diverged %v; record: %d, %v, %v, %v)",
+			st.URI(hk), h.BestEpoch, h.BestValAcc, h.TestAcc, h.Diverged, res.BestEpoch, res.BestValAcc, res.TestAcc, res.Diverged)
+	}
+	if n := len(h.Epochs); n > 0 && h.Epochs[n-1].ValAcc != res.LastValAcc {
+		return damaged("%s ends at validation accuracy %v, its record says %v", st.URI(hk), h.Epochs[n-1].ValAcc, res.LastValAcc)
+	}
+	if stage != StageTrain {
+		return nil
+	}
+	mk := store.Join(key, ModelFile)
+	rd, err := st.Open(ctx, mk)
+	if err != nil {
+		if isNotExist(err) {
+			return &store.DamagedError{URI: st.URI(mk), Key: mk, Kind: store.Missing}
+		}
+		return err
+	}
+	defer rd.Close()
+	_, _, meta, err := train.DecodeModel(rd, rd.Size(), st.URI(mk))
+	if err != nil {
+		return damaged("%v", err)
+	}
+	if meta.Rule != res.Rule || meta.Epoch != res.BestEpoch {
+		return damaged("%s holds %s epoch %d, its record says %s epoch %d", st.URI(mk), meta.Rule, meta.Epoch, res.Rule, res.BestEpoch)
+	}
+	return nil
 }
 
 // afterEpochHook, when set (by tests only), runs after each epoch's
 // checkpoint is written.
 var afterEpochHook func(r RunSpec, epoch int)
 
-// loadState returns the saved state at key, or nil if there is none.
-func loadState(ctx context.Context, st store.Store, key string) (*train.State, error) {
-	rd, err := st.Open(ctx, key)
-	if isNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
+// loadState returns the saved state at key, or nil if there is none. The
+// checkpoint is checked against the digest at digestKey, written after
+// it; a checkpoint that does not match (damaged, or newer than its digest
+// because the process died between the two writes) or does not decode is
+// not resumed from: one warning line says so and the run trains from
+// scratch. A checkpoint without a digest (written before digests
+// existed) is checked by its structure only.
+func loadState(ctx context.Context, st store.Store, key, digestKey, what string) (*train.State, error) {
+	ok, err := st.Exists(ctx, key)
+	if err != nil || !ok {
 		return nil, err
 	}
-	defer rd.Close()
-	s, err := train.DecodeState(rd, rd.Size(), st.URI(key))
-	if err != nil {
-		// Checkpoints are written atomically, so this is a layout from
-		// another version: start the run afresh rather than fail.
-		log.Warnf(ctx, "ignoring unreadable checkpoint, training from scratch: %v", err)
+	scratch := func(err error) (*train.State, error) {
+		damagedCounter.Inc(ctx, 1)
+		log.Warnf(ctx, "%s: checkpoint %v; training from scratch", what, err)
 		return nil, nil
+	}
+	var d store.Digest
+	var data []byte
+	switch err := getJSON(ctx, st, digestKey, &d); {
+	case err == nil:
+		if data, err = store.GetVerified(ctx, st, key, d); err != nil {
+			if isDamage(err) {
+				return scratch(err)
+			}
+			return nil, err
+		}
+	case isNotExist(err):
+		if data, err = st.Get(ctx, key); err != nil {
+			if isNotExist(err) {
+				return nil, nil
+			}
+			return nil, err
+		}
+	case isDamage(err):
+		return scratch(err)
+	default:
+		return nil, err
+	}
+	s, err := train.DecodeState(bytes.NewReader(data), int64(len(data)), st.URI(key))
+	if err != nil {
+		// Checkpoints are written atomically, so this is damage or a
+		// layout from another version: start afresh rather than fail.
+		return scratch(damaged("unreadable: %v", err))
 	}
 	return s, nil
 }

@@ -26,8 +26,9 @@ type Results struct {
 	TestHead int `json:"test_head,omitempty"`
 }
 
-// FormatVersion is the current results.json schema version.
-const FormatVersion = 1
+// FormatVersion is the current results.json schema version: 2 added
+// test_head and each run's test_head_acc.
+const FormatVersion = 2
 
 // Hyperparameters are one rule's training settings.
 type Hyperparameters struct {
