@@ -50,10 +50,26 @@ func epochMeans(hs []results.History, layer string, get func(*results.Epoch) map
 // logPlot is newPlot with a logarithmic y axis.
 func logPlot(title, xlabel, ylabel string) *plot.Plot {
 	p := newPlot(title, xlabel, ylabel)
+	p.X.Tick.Marker = epochTicks{}
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = logTicks{}
 	p.Add(plotter.NewGrid())
 	return p
+}
+
+// epochTicks labels whole epochs only (about eight of them), since an
+// epoch axis has no fractional epochs.
+type epochTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (epochTicks) Ticks(lo, hi float64) []plot.Tick {
+	first, last := int(math.Ceil(lo)), int(math.Floor(hi))
+	step := max(1, (last-first+7)/8)
+	var ts []plot.Tick
+	for e := first; e <= last; e += step {
+		ts = append(ts, plot.Tick{Value: float64(e), Label: strconv.Itoa(e)})
+	}
+	return ts
 }
 
 // logTicks labels the powers of ten in range ("1e-6", "0.01", "1"), and

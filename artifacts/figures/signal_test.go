@@ -116,3 +116,16 @@ func TestLogTicksLabelPowersOfTenWithoutResidue(t *testing.T) {
 		t.Errorf("ticks over 0.004..0.03: %q", got)
 	}
 }
+
+func TestEpochTicksAreWholeEpochs(t *testing.T) {
+	var got []string
+	for _, x := range (epochTicks{}).Ticks(1, 2) {
+		got = append(got, x.Label)
+	}
+	if strings.Join(got, " ") != "1 2" {
+		t.Errorf("ticks over epochs 1..2: %q, want 1 2", got)
+	}
+	if n := len((epochTicks{}).Ticks(1, 50)); n < 5 || n > 9 {
+		t.Errorf("%d ticks over 50 epochs, want about eight", n)
+	}
+}
