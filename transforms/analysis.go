@@ -194,11 +194,11 @@ func efficiencyRows(env *studyReport) []figures.EfficiencyRow {
 	for _, rule := range env.Cfg.OrderedRules() {
 		row := figures.EfficiencyRow{Rule: rule}
 		if stored, derived, err := FeedbackParams(rule); err == nil {
-			row.FeedbackParams, row.ExtraBytes = stored, 4*(stored+derived)
+			row.FeedbackParams, row.DerivedFeedback, row.ExtraBytes = stored, derived, 4*(stored+derived)
 		}
 		if a := m[rule]; a != nil {
 			if a.nIPS > 0 {
-				row.ImagesPerSec = a.ips / float64(a.nIPS)
+				row.ImagesPerSec, row.Runs = a.ips/float64(a.nIPS), a.nIPS
 			}
 			if a.nShares > 0 {
 				row.BackwardShare = a.share / float64(a.nShares)

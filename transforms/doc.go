@@ -72,7 +72,11 @@
 // model.safetensors (final runs only: grid models are never used again and
 // fa_random's dense B0 makes each one 60 MB), history.json and result.json,
 // then deletes the state. A run that diverges is a recorded outcome
-// (RunResult.Diverged), never a pipeline failure.
+// (RunResult.Diverged), never a pipeline failure. Final runs also record
+// the learning signal per epoch and layer (train.Config.SignalMetrics:
+// RMS of the error, the weight gradient and Adam's update / lr); grid runs
+// record what the selection and the report need and leave it off, so
+// their configuration and stage keys are those of earlier versions.
 //
 // # Report
 //
@@ -81,7 +85,9 @@
 // nn.RuleNames order, grid points in grid order, seeds ascending), copies
 // each final model and history to runs/<rule>/seed<k>/, adds the analysis
 // sections in a fixed order (the alignment summary, then Compare's CKA and
-// per-class accuracy, then Saliency's results and exemplars), and writes
+// per-class accuracy, then Saliency's results and exemplars, then
+// KnowledgeSummary: rules in nn.ByKnowledge order against test accuracy and
+// diagonal CKA, over seeds), and writes
 // results.json, figures/*.png, report.html, report.md (through
 // artifacts/figures) and manifest.json. results.json is a pure function of
 // the configuration and the seeds; wall-clock measurements (stage timings,

@@ -101,6 +101,9 @@ func (f *ReportFn) ProcessElement(ctx context.Context, _ int, grid, runs func(*R
 	if err := rep.addSaliency(ctx); err != nil {
 		return err
 	}
+	if rep.Results.Knowledge, err = KnowledgeSummary(rep.Results); err != nil {
+		return fmt.Errorf("report: knowledge summary: %w", err)
+	}
 	if err := putJSON(ctx, st, ResultsFile, rep.Results); err != nil {
 		return err
 	}

@@ -91,12 +91,17 @@ type RunResult struct {
 	BackwardShare float64
 }
 
-// trainConfig is the engine configuration of a run.
+// trainConfig is the engine configuration of a run. Final runs record the
+// learning signal (train.Config.SignalMetrics); grid runs record what the
+// selection and the report need and leave it off, so their configuration,
+// and with it their stage keys, stay as they were before the signal was
+// recorded.
 func trainConfig(c Config, r RunSpec) train.Config {
 	return train.Config{
 		Rule: r.Rule, LR: r.Point.LR, WeightDecay: r.Point.WeightDecay, Sigma: r.Point.Sigma,
 		Epochs: r.Epochs, BatchSize: c.BatchSize, Seed: uint64(r.Seed),
 		StepMetrics: c.StepMetrics, UpdateAngleEvery: c.UpdateAngleEvery, EvalBatch: c.EvalBatch,
+		SignalMetrics: r.Stage == StageTrain,
 	}
 }
 

@@ -14,6 +14,8 @@
 //	ExemplarGrid    Fig. 6   rows rules, columns top channels, 3×3 images each
 //	PerClassBars    —        per-class test accuracy, grouped bars
 //	GridSearch      —        validation accuracy per grid point per rule
+//	KnowledgeClaim  —        rules by knowledge of W vs test accuracy and diagonal CKA
+//	Signal          —        RMS of error, weight gradient and Adam update per layer and epoch
 //
 // A function whose input holds nothing to draw returns an error wrapping
 // ErrNoData; BuildFigures leaves such figures out, so a run without, say, a
@@ -47,6 +49,14 @@
 // reference, subset); TooSmall entries are counted, not averaged. An entry
 // whose rule equals its reference (bp vs bp of another seed) is the noise
 // ceiling and is shown after the rules.
+//
+// Knowledge figure and table: results.knowledge (means and 95% half-widths
+// computed as MeanCI95 does, over seeds) drawn as points with error bars,
+// rules along x in knowledge order; bp's place in the CKA panel holds the
+// noise ceiling when there is one. Signal figure: per rule the mean over
+// seeds of each epoch's RMS, on a log axis (zeros cannot be drawn and are
+// left out); SignalTable flags the first epoch at which that mean
+// weight-gradient RMS falls below AdamEps (zeros included).
 //
 // # Decisions where the brief was silent
 //

@@ -125,7 +125,7 @@ func TestMeanCI95HandComputed(t *testing.T) {
 
 // wantFigures is the fixture's figure list, in report order.
 var wantFigures = []string{
-	"val_accuracy", "local_angles", "update_angles", "concordance",
+	"val_accuracy", "knowledge", "local_angles", "update_angles", "signal", "concordance",
 	"cka_usf_init_all", "cka_usf_init_both_correct", "cka_usf_init_bp_only", "cka_bp_vs_bp_seeds_all",
 	"exemplars", "per_class", "grid_search",
 }

@@ -24,7 +24,19 @@ func synthHistory(rule string, seed, epochs, stepsPerEpoch int) results.History 
 	best := 0.0
 	for e := 1; e <= epochs; e++ {
 		acc := top*(1-math.Exp(-float64(e)/2)) + 0.01*r.NormFloat64()
-		h.Epochs = append(h.Epochs, results.Epoch{Epoch: e, TrainLoss: 2 * math.Exp(-float64(e)/3), ValAcc: acc})
+		h.Epochs = append(h.Epochs, results.Epoch{Epoch: e, TrainLoss: 2 * math.Exp(-float64(e)/3), ValAcc: acc,
+			ErrorRMS: map[string]float64{}, WeightGradRMS: map[string]float64{}, UpdateRMS: map[string]float64{}})
+		for li, l := range Layers {
+			// usf_init's conv1 gradient decays below Adam's ε from epoch 3.
+			depth := math.Pow(10, -float64(len(Layers)-1-li))
+			g := 1e-3 * depth
+			if rule == "usf_init" && l == "conv1" {
+				g = 1e-7 * math.Exp(-float64(e))
+			}
+			h.Epochs[e-1].ErrorRMS[l] = 1e-2 * depth * (1 + 0.05*r.NormFloat64())
+			h.Epochs[e-1].WeightGradRMS[l] = g * (1 + 0.05*r.NormFloat64())
+			h.Epochs[e-1].UpdateRMS[l] = 0.5 + 0.05*r.NormFloat64()
+		}
 		if acc > best {
 			best, h.BestEpoch = acc, e
 		}
@@ -89,6 +101,20 @@ func fixtureMatrix(diag float64, seed int) [][]float64 {
 	return m
 }
 
+// fixtureDiagonal is the diagonal of fixtureMatrix(diag, ·) with
+// half-width half at every layer.
+func fixtureDiagonal(diag, half float64) *results.DiagonalCKA {
+	d := &results.DiagonalCKA{Layers: map[string]results.MeanCI{}}
+	var sum float64
+	for i, l := range Layers {
+		v := diag - 0.03*float64(i)
+		d.Layers[l] = results.MeanCI{Mean: v, CI95: half, N: 2}
+		sum += v
+	}
+	d.Mean = results.MeanCI{Mean: sum / float64(len(Layers)), CI95: half, N: 2}
+	return d
+}
+
 func fixtureResults(hs map[string][]results.History) results.Results {
 	res := results.Results{FormatVersion: results.FormatVersion, Preset: "smoke", Rules: map[string]results.RuleResult{}}
 	for rule, list := range hs {
@@ -123,6 +149,11 @@ func fixtureResults(hs map[string][]results.History) results.Results {
 	}
 	res.CKA = append(res.CKA, results.CKAEntry{Seed: 0, Rule: "bp", Reference: "bp", ReferenceSeed: 1, Subset: "all",
 		N: 15000, Matrix: fixtureMatrix(0.98, 0), Estimator: "minibatch_unbiased"})
+	res.Knowledge = &results.Knowledge{Subset: "all", Rules: []results.KnowledgeRule{
+		{Rule: "bp", Knowledge: 0, TestAcc: results.MeanCI{Mean: 0.755, CI95: 0.02, N: 2}},
+		{Rule: "usf_init", Knowledge: 2, TestAcc: results.MeanCI{Mean: 0.735, CI95: 0.03, N: 2},
+			CKA: fixtureDiagonal(0.95, 0.01)},
+	}, NoiseCeiling: fixtureDiagonal(0.98, 0)}
 	res.PerClass = map[string]results.PerClass{}
 	for i, rule := range fixtureRules {
 		acc := make([]float64, 10)

@@ -28,6 +28,9 @@ type pageView struct {
 	CKAOther    []ckaView
 	Efficiency  []effView
 	Alignment   []alignView
+	Knowledge   []knowledgeView
+	Signal      []signalView
+	SignalNotes []string
 	Config      []KV
 	Figures     []figView
 	Differences []string
@@ -57,12 +60,26 @@ type ckaPair struct {
 }
 
 type effView struct {
-	Name, Params, Bytes, IPS, Share string
+	Name, Params, Derived, Bytes, IPS, Share string
 }
 
 type alignView struct {
 	Name   string
 	Layers []string // per layer: "first → final"
+}
+
+// knowledgeView is one line of the knowledge table: a rule (or the noise
+// ceiling) with its rank, seeds, test accuracy and diagonal CKA.
+type knowledgeView struct {
+	Name, Rank, Seeds, Test, MeanCKA string
+	Layers                           []string
+}
+
+// signalView is one rule's last-epoch learning signal: per layer
+// "weight-gradient RMS / update RMS÷lr", flagged below Adam's ε.
+type signalView struct {
+	Name, Epoch string
+	Layers      []string
 }
 
 type figView struct {
@@ -213,8 +230,16 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 	}
 
 	for _, e := range r.Efficiency {
-		v.Efficiency = append(v.Efficiency, effView{Name: RuleName(e.Rule), Params: thousands(e.FeedbackParams),
-			Bytes: bytesText(e.ExtraBytes), IPS: fmt.Sprintf("%.0f", e.ImagesPerSec), Share: fmt.Sprintf("%.1f%%", 100*e.BackwardShare)})
+		ev := effView{Name: RuleName(e.Rule), Params: thousands(e.FeedbackParams), Derived: thousands(e.DerivedFeedback),
+			Bytes: bytesText(e.ExtraBytes), IPS: "not measured", Share: "—"}
+		if e.ImagesPerSec > 0 {
+			ev.IPS = fmt.Sprintf("%.0f", e.ImagesPerSec)
+			if e.Runs > 1 {
+				ev.IPS += fmt.Sprintf(" (mean of %d runs)", e.Runs)
+			}
+			ev.Share = fmt.Sprintf("%.1f%%", 100*e.BackwardShare)
+		}
+		v.Efficiency = append(v.Efficiency, ev)
 	}
 
 	for _, rule := range sortedKeys(r.Results.Alignment) {
@@ -227,6 +252,8 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 	}
 
 	v.Grid = gridRows(r.Results)
+	v.Knowledge = knowledgeRows(r.Results.Knowledge)
+	v.Signal, v.SignalNotes = signalTableRows(r.Histories)
 
 	for _, f := range r.Figures {
 		fv := figView{Name: f.Name, Caption: f.Caption, Src: template.URL("figures/" + f.Name + ".png")}
@@ -278,6 +305,75 @@ func firstFinal(first, final map[string]float64, l, f string) string {
 	return "—"
 }
 
+// meanCIText formats a MeanCI with f ("%.2f"), scaled by k: the bare mean
+// with one value, "mean ± half" with more, "—" with none.
+func meanCIText(m results.MeanCI, f string, k float64) string {
+	switch {
+	case m.N == 0 || math.IsNaN(m.Mean):
+		return "—"
+	case m.N == 1:
+		return fmt.Sprintf(f, k*m.Mean)
+	}
+	return fmt.Sprintf(f+" ± "+f, k*m.Mean, k*m.CI95)
+}
+
+// knowledgeRows lists results.knowledge's rules in order, bp's CKA cells
+// holding the noise ceiling when there is one.
+func knowledgeRows(k *results.Knowledge) []knowledgeView {
+	if k == nil {
+		return nil
+	}
+	var rows []knowledgeView
+	for _, r := range k.Rules {
+		kv := knowledgeView{Name: RuleName(r.Rule), Rank: strconv.Itoa(r.Knowledge), Seeds: strconv.Itoa(r.TestAcc.N),
+			Test: meanCIText(r.TestAcc, "%.2f", 100), MeanCKA: "—"}
+		d := r.CKA
+		if r.Rule == nn.Reference && k.NoiseCeiling != nil {
+			d = k.NoiseCeiling
+			kv.Name += " (noise ceiling: vs BP of another seed)"
+		}
+		for _, l := range Layers {
+			cell := "—"
+			if d != nil {
+				cell = meanCIText(d.Layers[l], "%.2f", 1)
+			}
+			kv.Layers = append(kv.Layers, cell)
+		}
+		if d != nil {
+			kv.MeanCKA = meanCIText(d.Mean, "%.2f", 1)
+		}
+		rows = append(rows, kv)
+	}
+	return rows
+}
+
+// signalTableRows lists SignalTable's rows and one note per layer whose
+// weight-gradient RMS fell below Adam's ε.
+func signalTableRows(h map[string][]results.History) ([]signalView, []string) {
+	var rows []signalView
+	var notes []string
+	for _, r := range SignalTable(h) {
+		sv := signalView{Name: RuleName(r.Rule), Epoch: strconv.Itoa(r.Epoch)}
+		for _, l := range Layers {
+			g, ok := r.GradRMS[l]
+			if !ok {
+				sv.Layers = append(sv.Layers, "—")
+				continue
+			}
+			cell := fmt.Sprintf("%.2e / %.3g", g, r.UpdateRMS[l])
+			if g < AdamEps {
+				cell += " (< ε)"
+			}
+			sv.Layers = append(sv.Layers, cell)
+			if e, below := r.BelowEps[l]; below {
+				notes = append(notes, fmt.Sprintf("%s, %s: the weight-gradient RMS is below Adam's ε = 1e-8 from epoch %d on.", RuleName(r.Rule), l, e))
+			}
+		}
+		rows = append(rows, sv)
+	}
+	return rows, notes
+}
+
 var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -312,6 +408,10 @@ nav ul { columns: 2; }
 <li><a href="#efficiency">Efficiency</a></li>
 {{- if .Alignment}}
 <li><a href="#alignment">Alignment summary</a></li>{{end}}
+{{- if .Knowledge}}
+<li><a href="#knowledge">Knowledge of W against accuracy and CKA</a></li>{{end}}
+{{- if .Signal}}
+<li><a href="#signal">Learning signal and Adam's ε</a></li>{{end}}
 <li><a href="#config">Configuration</a></li>
 <li><a href="#differences">Differences from the paper</a></li>
 </ul></nav>
@@ -377,12 +477,12 @@ nav ul { columns: 2; }
 
 <section id="efficiency">
 <h2>Efficiency</h2>
-<p>Measured in this run (manifest.json). Feedback parameters and memory are beyond what BP needs.</p>
+<p>One row per rule run. Feedback parameters stored (fixed tensors, saved in checkpoints) and operator values derived from W at every step, and the memory both take (float32), beyond what BP needs. Training images/s and the backward share of step time are wall clock measured in this run's final runs (the numbers manifest.json holds; results.json holds no wall clock).</p>
 <table id="efficiency-table">
-<thead><tr><th class="l">rule</th><th>feedback parameters</th><th>extra memory</th><th>training images/s</th><th>backward share of step time</th></tr></thead>
+<thead><tr><th class="l">rule</th><th>feedback parameters stored</th><th>operator values derived per step</th><th>extra memory</th><th>training images/s</th><th>backward share of step time</th></tr></thead>
 <tbody>
 {{- range .Efficiency}}
-<tr><td class="l">{{.Name}}</td><td>{{.Params}}</td><td>{{.Bytes}}</td><td>{{.IPS}}</td><td>{{.Share}}</td></tr>
+<tr><td class="l">{{.Name}}</td><td>{{.Params}}</td><td>{{.Derived}}</td><td>{{.Bytes}}</td><td>{{.IPS}}</td><td>{{.Share}}</td></tr>
 {{- end}}
 </tbody>
 </table>
@@ -400,6 +500,43 @@ nav ul { columns: 2; }
 {{- end}}
 </tbody>
 </table>
+</section>
+{{- end}}
+
+{{- if .Knowledge}}
+<section id="knowledge">
+<h2>Knowledge of W against accuracy and CKA</h2>
+<p>Rules ordered by how much their feedback knows about the forward weights W (rank 0: W itself; larger: less). Test accuracy in percent; CKA of each layer with the same layer of BP on all images, and the mean of the five; mean ± 95% confidence half-width (Student t) over seeds, the bare value with one seed. BP's CKA cells hold the noise ceiling (BP against BP of another seed) when there are two or more seeds.</p>
+<table id="knowledge-table">
+<thead><tr><th class="l">rule</th><th>rank</th><th>seeds</th><th>test accuracy</th><th>mean diagonal CKA</th><th>conv1</th><th>conv2</th><th>fc1</th><th>fc2</th><th>fc3</th></tr></thead>
+<tbody>
+{{- range .Knowledge}}
+<tr><td class="l">{{.Name}}</td><td>{{.Rank}}</td><td>{{.Seeds}}</td><td>{{.Test}}</td><td>{{.MeanCKA}}</td>{{range .Layers}}<td>{{.}}</td>{{end}}</tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+{{- end}}
+{{- if .Signal}}
+
+<section id="signal">
+<h2>Learning signal and Adam's ε</h2>
+<p>Last epoch of the final runs, mean over seeds, per layer: RMS of the weight gradient / RMS of Adam's update divided by the learning rate (history.json <code>weight_grad_rms</code>, <code>update_rms</code>). Where a gradient's RMS falls below Adam's ε = 1e-8, √v̂ is about ε or smaller and the update stops tracking the gradient's scale (marked “&lt; ε”).</p>
+<table id="signal-table">
+<thead><tr><th class="l">rule</th><th>epoch</th><th>conv1</th><th>conv2</th><th>fc1</th><th>fc2</th><th>fc3</th></tr></thead>
+<tbody>
+{{- range .Signal}}
+<tr><td class="l">{{.Name}}</td><td>{{.Epoch}}</td>{{range .Layers}}<td>{{.}}</td>{{end}}</tr>
+{{- end}}
+</tbody>
+</table>
+<ul>
+{{- range .SignalNotes}}
+<li>{{.}}</li>
+{{- else}}
+<li>No layer's weight-gradient RMS fell below ε in any epoch.</li>
+{{- end}}
+</ul>
 </section>
 {{- end}}
 

@@ -100,11 +100,12 @@ func Markdown(r *Report) ([]byte, error) {
 	}
 
 	b.WriteString("## Efficiency\n\n")
+	b.WriteString("One row per rule run. Feedback parameters stored and operator values derived from W at every step, and the memory both take (float32), beyond what BP needs. Training images/s and the backward share of step time are wall clock measured in this run's final runs (the numbers manifest.json holds; results.json holds no wall clock).\n\n")
 	rows = nil
 	for _, e := range v.Efficiency {
-		rows = append(rows, []string{e.Name, e.Params, e.Bytes, e.IPS, e.Share})
+		rows = append(rows, []string{e.Name, e.Params, e.Derived, e.Bytes, e.IPS, e.Share})
 	}
-	mdTable(&b, []string{"rule", "feedback parameters", "extra memory", "training images/s", "backward share of step time"}, rows)
+	mdTable(&b, []string{"rule", "feedback parameters stored", "operator values derived per step", "extra memory", "training images/s", "backward share of step time"}, rows)
 
 	if len(v.Alignment) > 0 {
 		b.WriteString("## Alignment summary\n\nLocal alignment angle, first epoch → last epoch (mean over seeds).\n\n")
@@ -113,6 +114,31 @@ func Markdown(r *Report) ([]byte, error) {
 			rows = append(rows, append([]string{a.Name}, a.Layers...))
 		}
 		mdTable(&b, []string{"rule", "conv2", "fc1", "fc2", "fc3"}, rows)
+	}
+
+	if len(v.Knowledge) > 0 {
+		b.WriteString("## Knowledge of W against accuracy and CKA\n\nRules ordered by how much their feedback knows about the forward weights W (rank 0: W itself; larger: less). Test accuracy in percent; CKA of each layer with the same layer of BP on all images, and the mean of the five; mean ± 95% half-width over seeds. BP's CKA cells hold the noise ceiling (BP against BP of another seed) when there are two or more seeds.\n\n")
+		rows = nil
+		for _, k := range v.Knowledge {
+			rows = append(rows, append([]string{k.Name, k.Rank, k.Seeds, k.Test, k.MeanCKA}, k.Layers...))
+		}
+		mdTable(&b, []string{"rule", "rank", "seeds", "test accuracy", "mean diagonal CKA", "conv1", "conv2", "fc1", "fc2", "fc3"}, rows)
+	}
+
+	if len(v.Signal) > 0 {
+		b.WriteString("## Learning signal and Adam's ε\n\nLast epoch of the final runs, mean over seeds, per layer: RMS of the weight gradient / RMS of Adam's update divided by the learning rate. Where a gradient's RMS falls below Adam's ε = 1e-8 the update stops tracking the gradient's scale (marked \"< ε\").\n\n")
+		rows = nil
+		for _, sg := range v.Signal {
+			rows = append(rows, append([]string{sg.Name, sg.Epoch}, sg.Layers...))
+		}
+		mdTable(&b, []string{"rule", "epoch", "conv1", "conv2", "fc1", "fc2", "fc3"}, rows)
+		if len(v.SignalNotes) == 0 {
+			b.WriteString("- No layer's weight-gradient RMS fell below ε in any epoch.\n")
+		}
+		for _, n := range v.SignalNotes {
+			fmt.Fprintf(&b, "- %s\n", md(n))
+		}
+		b.WriteString("\n")
 	}
 
 	b.WriteString("## Configuration\n\n")

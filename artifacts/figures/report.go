@@ -22,10 +22,15 @@ type EfficiencyRow struct {
 	// FeedbackParams is the number of feedback-operator parameters the rule
 	// stores beyond bp (0 for bp and usf_sn, whose operators derive from W).
 	FeedbackParams int64
+	// DerivedFeedback is the number of operator values the rule derives
+	// from W at every step into scratch storage.
+	DerivedFeedback int64
 	// ExtraBytes is the memory the rule needs beyond bp, in bytes.
 	ExtraBytes int64
-	// ImagesPerSec is the training throughput (images per second).
+	// ImagesPerSec is the training throughput (images per second), the
+	// mean over Runs final runs.
 	ImagesPerSec float64
+	Runs         int
 	// BackwardShare is the backward pass's fraction of step time, in [0, 1].
 	BackwardShare float64
 }
@@ -68,7 +73,8 @@ const ExemplarScale = 3
 
 // BuildFigures renders every figure the report shows from r.Results,
 // r.Histories and exemplars, and appends them to r.Figures in report order:
-// validation accuracy, local angles, update angles, sign concordance, CKA
+// validation accuracy, knowledge of W against accuracy and CKA, local
+// angles, update angles, learning signal, sign concordance, CKA
 // heatmaps (per rule and subset, mean over seeds; then the bp-vs-bp noise
 // ceiling when present), exemplar grid, per-class accuracy, grid search.
 // A figure whose input is absent (ErrNoData) is left out; any other error is
@@ -88,12 +94,20 @@ func BuildFigures(r *Report, exemplars []ExemplarRow) error {
 	if err := add("val_accuracy", "Validation accuracy per epoch per rule (paper Fig. 2). With several seeds: mean line, band min–max over seeds.", png, err); err != nil {
 		return err
 	}
+	png, err = KnowledgeClaim(r.Results.Knowledge)
+	if err := add("knowledge", "The study's question in one figure: rules ordered by how much their feedback knows about W (rank 0: W itself; larger: less), against test accuracy and the CKA of each layer with BP's same layer (subset all) and the mean of the five; mean ± 95% CI over seeds. With two or more seeds BP's place shows the noise ceiling, BP against BP of another seed.", png, err); err != nil {
+		return err
+	}
 	png, err = LocalAngles(r.Histories)
 	if err := add("local_angles", "Local alignment angle between the rule's backward signal and W^T δ per layer over training steps (paper Fig. 3); raw values faint, EMA (α = 0.05) on top, mean over seeds.", png, err); err != nil {
 		return err
 	}
 	png, err = UpdateAngles(r.Histories)
 	if err := add("update_angles", "End-to-end angle between each layer's weight update under the rule and the true back-propagated gradient, over training steps.", png, err); err != nil {
+		return err
+	}
+	png, err = Signal(r.Histories)
+	if err := add("signal", "Learning signal per layer and epoch (final runs, mean over seeds, log scale): RMS of the error the rule delivers to the layer's output, of the layer's weight gradient, and of Adam's update divided by the learning rate. Below Adam's ε = 1e-8 (dashed red) a gradient no longer sets its update's scale.", png, err); err != nil {
 		return err
 	}
 	png, err = Concordance(r.Histories)

@@ -31,6 +31,16 @@ type Epoch struct {
 	// NormRatio is ‖B‖/‖W‖; both measured at the end of the epoch.
 	WBAngle   map[string]float64 `json:"wb_angle,omitempty"`
 	NormRatio map[string]float64 `json:"norm_ratio,omitempty"`
+	// ErrorRMS, WeightGradRMS and UpdateRMS are the learning signal per
+	// layer, recorded by final runs only: the root mean square, over every
+	// element of every optimiser step of the epoch, of the error arriving
+	// at the layer's pre-ReLU output (∂L/∂pre-activation as the rule
+	// delivers it), of the layer's weight gradient (biases excluded), and
+	// of Adam's update of those weights divided by the learning rate,
+	// m̂/(√v̂ + ε).
+	ErrorRMS      map[string]float64 `json:"error_rms,omitempty"`
+	WeightGradRMS map[string]float64 `json:"weight_grad_rms,omitempty"`
+	UpdateRMS     map[string]float64 `json:"update_rms,omitempty"`
 }
 
 // Steps holds per-step series. LocalAngle and Concordance have one value per

@@ -24,10 +24,14 @@ type Results struct {
 	// reports on its own, as SeedResult.TestHeadAcc; 0 when no run was
 	// extracted.
 	TestHead int `json:"test_head,omitempty"`
+	// Knowledge sets each rule's knowledge of W against its CKA to bp and
+	// its test accuracy (format version 2 on).
+	Knowledge *Knowledge `json:"knowledge,omitempty"`
 }
 
 // FormatVersion is the current results.json schema version: 2 added
-// test_head and each run's test_head_acc.
+// test_head, each run's test_head_acc, and knowledge; a version 1 file is
+// a version 2 file without them.
 const FormatVersion = 2
 
 // Hyperparameters are one rule's training settings.
@@ -154,4 +158,49 @@ type AlignmentSummary struct {
 	UpdateAngleFinal map[string]float64 `json:"update_angle_final,omitempty"`
 	ConcordanceFirst map[string]float64 `json:"concordance_first,omitempty"`
 	ConcordanceFinal map[string]float64 `json:"concordance_final,omitempty"`
+}
+
+// Knowledge is the study's central question as numbers: each rule, ordered
+// by how much its feedback knows about the forward weights W (the engine's
+// rank, nn.RuleSpec.Knowledge: 0 for bp, which uses W itself, up to random
+// feedback that skips the layers above), with its test accuracy and how
+// closely each of its layers represents what bp's same layer does (the
+// diagonal of the CKA matrix on Subset), over seeds.
+type Knowledge struct {
+	// Subset is the CKA subset the diagonals come from ("all").
+	Subset string `json:"subset"`
+	// Rules are in knowledge order, most knowledge of W first; rules of
+	// equal rank in the engine's rule order.
+	Rules []KnowledgeRule `json:"rules"`
+	// NoiseCeiling is the diagonal of bp against bp of another seed (two or
+	// more seeds): how alike two bp runs are, the most a rule can reach.
+	NoiseCeiling *DiagonalCKA `json:"noise_ceiling,omitempty"`
+}
+
+// KnowledgeRule is one rule's line of Knowledge.
+type KnowledgeRule struct {
+	Rule string `json:"rule"`
+	// Knowledge is the rule's rank (0: W itself; larger: less about W).
+	Knowledge int `json:"knowledge"`
+	// TestAcc is over every seed, as Table 1 counts them.
+	TestAcc MeanCI `json:"test_acc"`
+	// CKA is absent for bp (its own reference) and for a rule without a
+	// CKA matrix on Subset (analyses off, or every seed left out).
+	CKA *DiagonalCKA `json:"cka,omitempty"`
+}
+
+// DiagonalCKA is the diagonal of CKA matrices over seeds.
+type DiagonalCKA struct {
+	// Layers maps each layer to CKA(layer of the rule, same layer of bp).
+	Layers map[string]MeanCI `json:"layers"`
+	// Mean is each seed's mean of its five diagonal values, over seeds.
+	Mean MeanCI `json:"mean"`
+}
+
+// MeanCI is a mean over N values (seeds) and the half-width of its
+// two-sided 95% Student-t interval, t(0.975, N-1)·s/√N (0 when N < 2).
+type MeanCI struct {
+	Mean float64 `json:"mean"`
+	CI95 float64 `json:"ci95"`
+	N    int     `json:"n"`
 }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"math"
 	"os"
 	"testing"
 
@@ -106,4 +107,57 @@ func BenchmarkEpoch(b *testing.B) {
 	cpuPerOp(b, c0)
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/epoch")
 	b.ReportMetric(float64(b.N*images)/b.Elapsed().Seconds(), "images/s")
+}
+
+// BenchmarkSignalSums times what recording the learning signal adds to a
+// training step at batch 128 (engine/train's SignalMetrics), in parts:
+// the error sums of squares of the five layers, the weight-gradient sums,
+// Adam's update sums over each layer's weights, and all three. Compare
+// with BenchmarkTrainStep (cpu-ms/op).
+func BenchmarkSignalSums(b *testing.B) {
+	const batch = 128
+	x, y := testBatch(1, batch)
+	p := NewParams()
+	p.InitPyTorch(42)
+	opt := NewAdam(NumParams, 1e-3, 0)
+	m := NewModel(p, newTestRule(b, Reference), batch)
+	m.Forward(x, batch)
+	m.Loss(y)
+	m.Backward()
+	opt.Update(p.Data, m.Grad.Data)
+	parts := []struct {
+		name string
+		f    func(l int) float64
+	}{
+		{"error", func(l int) float64 { s, _ := m.PreActivationGradSumSq(l); return s }},
+		{"grad", func(l int) float64 { s, _ := m.WeightGradSumSq(l); return s }},
+		{"update", func(l int) float64 { lo, hi := WeightRange(l); return opt.UpdateSumSq(lo, hi) }},
+	}
+	three := parts
+	all := func(l int) float64 {
+		var s float64
+		for _, p := range three {
+			s += p.f(l)
+		}
+		return s
+	}
+	parts = append(parts, struct {
+		name string
+		f    func(l int) float64
+	}{"all", all})
+	for _, part := range parts {
+		b.Run(part.name, func(b *testing.B) {
+			var sink float64
+			c0 := processCPU()
+			for b.Loop() {
+				for l := 0; l < NumLayers; l++ {
+					sink += part.f(l)
+				}
+			}
+			cpuPerOp(b, c0)
+			if math.IsNaN(sink) {
+				b.Fatal("NaN")
+			}
+		})
+	}
 }

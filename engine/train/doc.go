@@ -38,13 +38,38 @@
 // and the ratio ‖B‖/‖W‖ are recorded. Epoch summaries hold the means of the
 // per-step values over the epoch.
 //
+// # Learning signal
+//
+// With Config.SignalMetrics every epoch records, per layer (conv1 … fc3),
+// three root mean squares that show where a rule's learning signal fades
+// or grows with depth:
+//
+//   - ErrorRMS: the error arriving at the layer's output, ∂L/∂(pre-ReLU
+//     output) as the rule delivers it (nn.Model.PreActivationGrad; the
+//     loss is the batch mean, so it carries the 1/n of the batch);
+//   - WeightGradRMS: the layer's weight gradient under the rule
+//     (nn.Model.Grad, biases excluded, before weight decay);
+//   - UpdateRMS: Adam's update of the layer's weights divided by the
+//     learning rate, m̂/(√v̂ + ε), from Adam's moments after the step
+//     (nn.Adam.UpdateSumSq) — the update the step meant, even where it is
+//     too small to change a float32 weight.
+//
+// Each is sqrt(Σ x² / N) over every element of every optimiser step of the
+// epoch (N counts the elements, so the partial last batch weighs by its
+// images), with the squares summed in float64 — not a mean of per-step
+// RMS. A weight-gradient RMS below Adam's ε = 1e-8 marks a layer where
+// √v̂ is dominated by ε and the update stops tracking the gradient's
+// scale. Summing the squares costs one pass over the errors and
+// gradients and one square root and division per weight per step.
+//
 // # Timing
 //
 // Run measures the wall clock of each step's phases (Timing: forward pass
 // and loss, backward pass, Adam update, and the metrics bookkeeping between
 // backward and update), per epoch in Progress.Timing and in all in
 // Outcome.Timing, for the epochs this call trained. Timing.BackwardShare is
-// Backward / (Forward + Backward + Update); with StepMetrics on, Backward
+// Backward / (Forward + Backward + Update); Metrics also holds the
+// SignalMetrics sums taken after the update. With StepMetrics on, Backward
 // includes the metrics nn computes inside it (a second, bp, backward pass).
 // Timings are measurements: they never enter the history or a checkpoint,
 // so results stay a pure function of configuration and seed.

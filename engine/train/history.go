@@ -48,6 +48,15 @@ type Epoch struct {
 	// NormRatio is ‖B‖/‖W‖; both measured at the end of the epoch.
 	WBAngle   map[string]float64 `json:"wb_angle,omitempty"`
 	NormRatio map[string]float64 `json:"norm_ratio,omitempty"`
+	// ErrorRMS, WeightGradRMS and UpdateRMS are the learning signal per
+	// layer (Config.SignalMetrics): the root mean square, over every
+	// element of every step of the epoch, of the error the rule delivered
+	// to the layer's pre-ReLU output, of the layer's weight gradient, and
+	// of Adam's update of the layer's weights divided by the learning
+	// rate. Absent without SignalMetrics.
+	ErrorRMS      map[string]float64 `json:"error_rms,omitempty"`
+	WeightGradRMS map[string]float64 `json:"weight_grad_rms,omitempty"`
+	UpdateRMS     map[string]float64 `json:"update_rms,omitempty"`
 }
 
 // Steps holds per-step series. LocalAngle and Concordance have one value

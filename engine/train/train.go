@@ -36,6 +36,13 @@ type Config struct {
 	// EvalBatch is the batch size used for validation and test (default
 	// BatchSize).
 	EvalBatch int
+	// SignalMetrics records, per epoch and layer, the root mean square of
+	// the error arriving at the layer's output, of its weight gradient and
+	// of Adam's update divided by the learning rate (Epoch.ErrorRMS,
+	// WeightGradRMS, UpdateRMS; see the package documentation). Off, it
+	// leaves the configuration's JSON encoding as it was before the field
+	// existed (the tag omits false), so stage keys hashed from it stay.
+	SignalMetrics bool `json:"SignalMetrics,omitempty"`
 }
 
 // Hyper returns c's hyper-parameters.
@@ -147,7 +154,8 @@ type Outcome struct {
 // backward pass (with Config.StepMetrics on it includes the local
 // alignment metrics nn computes inside Backward), Update the Adam step,
 // Metrics the bookkeeping of step metrics and update angles done between
-// Backward and Update.
+// Backward and Update, and of the learning signal (SignalMetrics) after
+// Update.
 type Timing struct {
 	Forward, Backward, Update, Metrics time.Duration
 	// Steps is the number of optimiser steps measured.
@@ -297,6 +305,7 @@ type epochStats struct {
 	lossSum       float64
 	correct, seen int
 	acc           *epochAcc
+	sig           *signalAcc
 	tm            Timing
 	// diverged is set when a step's loss was NaN or Inf.
 	diverged bool
@@ -308,6 +317,9 @@ func (r *run) trainEpoch(ctx context.Context, epoch int) (*epochStats, error) {
 	order := rng.New(r.cfg.Seed, "shuffle/"+strconv.Itoa(epoch)).Perm(r.data.Train.Len())
 	aug := rng.New(r.cfg.Seed, "augment/"+strconv.Itoa(epoch))
 	ep := &epochStats{acc: newEpochAcc()}
+	if r.cfg.SignalMetrics {
+		ep.sig = &signalAcc{}
+	}
 	for b := 0; b < r.spe && !ep.diverged; b++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("train: %s seed %d stopped in epoch %d: %w", r.cfg.Rule, r.cfg.Seed, epoch, err)
@@ -349,8 +361,13 @@ func (r *run) step(ep *epochStats, idx []int, aug *rng.Stream) {
 	t3 := time.Now()
 	ep.tm.Metrics += t3.Sub(t2)
 	st.Adam.Update(st.Params.Data, m.Grad.Data)
-	ep.tm.Update += time.Since(t3)
+	t4 := time.Now()
+	ep.tm.Update += t4.Sub(t3)
 	ep.tm.Steps++
+	if ep.sig != nil {
+		ep.sig.addStep(m, st.Adam)
+		ep.tm.Metrics += time.Since(t4)
+	}
 }
 
 // recordStep appends a step's metrics to the history: local angles and
@@ -381,6 +398,9 @@ func (r *run) endEpoch(epoch int, ep *epochStats) Epoch {
 		ValAcc:    valAcc,
 	}
 	ep.acc.fill(&rec)
+	if ep.sig != nil {
+		ep.sig.fill(&rec)
+	}
 	wb, ratio := nn.FeedbackStats(st.Params, r.rule)
 	rec.WBAngle, rec.NormRatio = layerMap(wb), layerMap(ratio)
 	h.Epochs = append(h.Epochs, rec)
