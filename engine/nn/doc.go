@@ -98,9 +98,17 @@
 //
 // # Learning rules
 //
-// A Rule decides only the Operator that carries the error arriving at a
-// layer's output back to its input, for conv2, fc1, fc2, fc3; conv1 sends
-// nothing back; weight and bias gradients are always the ordinary ones:
+// A Rule decides only the error that arrives at each hidden layer's output
+// — pool1 (64,10,10) for conv1, pool2 (576) for conv2, relu3 (384) for fc1,
+// relu4 (192) for fc2 — and at fc3's input; weight and bias gradients are
+// always the ordinary ones, computed from that error. It does so through
+// one Operator per layer conv2..fc3, which delivers the error to that
+// layer's input (conv1 sends nothing back). A chained operator carries the
+// error at the layer's own pre-activation output back through a matrix used
+// in place of W; a direct one (Operator.Direct) multiplies the output error
+// e = ∂L/∂logits (n,10) by a dense (10, size of the layer's input) matrix,
+// skipping every layer above. At fc3 the two coincide (its output error is
+// e). The paper's five rules chain:
 //
 //	rule         conv2                                   fc1..fc3
 //	bp           transposed conv with W                  Wᵀ
@@ -116,7 +124,9 @@
 // uSF operators are recomputed from W at every backward pass, into a scratch
 // buffer the model owns. Rules holding B0 implement FeedbackTensors for
 // checkpoints. Rules keep no per-model state (uSF writes into the model's
-// scratch), so one Rule value may serve several models concurrently. The
+// scratch), so one Rule value may serve several models concurrently —
+// except a StepRule (brsf), which holds the optimiser step it was last
+// given and so serves one training run at a time. The
 // reference for every rule is the authors' autograd code (docs/paper.md,
 // "Learning rules"), which bench/torch_arch1.py mirrors.
 //
@@ -127,7 +137,12 @@
 //
 //   - Angle[l], l = conv2..fc3: for the error δ at layer l's output (which
 //     itself came back through the rule's operators), per sample the angle
-//     between Wᵀδ and the rule's Bᵀδ, arccos of the float64 cosine clamped to
+//     between Wᵀδ — what backprop's local step would send to l's input from
+//     that δ — and the signal the rule actually delivers there: Bᵀδ for a
+//     chained operator, Bᵀe for a direct one (dfa: how well the random
+//     projection of the output error agrees with the layer-local backprop
+//     step from the error dfa itself gave layer l), arccos of the float64
+//     cosine clamped to
 //     [-1,1], in degrees, averaged over the batch. A sample where either
 //     vector is exactly zero (all-dead ReLUs) counts as 90°: the authors'
 //     F.cosine_similarity clamps the norms at eps, which makes its cosine 0.
@@ -137,7 +152,8 @@
 //     one extra transposed conv or product per layer.
 //   - Concordance[l]: fraction of entries with sign(W) == sign(B0) for fixed
 //     operators of W's shape (fa_random's fc layers, all four of
-//     fa_toeplitz); NaN elsewhere, including fa_random's dense conv2.
+//     fa_toeplitz); NaN elsewhere, including fa_random's dense conv2 and
+//     every direct operator but fc3's (the only one of W's shape).
 //
 // Beyond the paper:
 //
