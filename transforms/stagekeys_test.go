@@ -91,6 +91,8 @@ grid usf_init 0 grid/6adafec8b9bf1657
 grid usf_init 1 grid/ee1876fe234556c2
 grid usf_sn 0 grid/5ea190045de2e6cf
 grid usf_sn 1 grid/60cdc479fca51024
+grid usf 0 grid/1198e1826c911069
+grid usf 1 grid/b57317ed55c9b49c
 train bp 0 train/5369aab0af49d47b
 extract bp 0 extract/6c2ca80906a83a6b
 saliency bp 0 saliency/7e9e117b5979cabd
@@ -106,10 +108,14 @@ saliency usf_init 0 saliency/0a69f78ca74a7fb3
 train usf_sn 0 train/784dccda20c9887e
 extract usf_sn 0 extract/a605cde8e35c199d
 saliency usf_sn 0 saliency/726f7ba25ae3a179
+train usf 0 train/28312267f05e02ed
+extract usf 0 extract/63816140a5183902
+saliency usf 0 saliency/8ec4b7c026d842ae
 compare fa_random 0 compare/07ef538cef190509
 compare fa_toeplitz 0 compare/578cfbf784805b25
 compare usf_init 0 compare/69cd417e5e87e36e
 compare usf_sn 0 compare/76c64d1dcd66714f
+compare usf 0 compare/93dc7f32b8ecb6f0
 train bp 1 train/f0bf724020f08754
 extract bp 1 extract/9e397ea9e9a0981c
 saliency bp 1 saliency/eae257516c13b842
@@ -125,10 +131,14 @@ saliency usf_init 1 saliency/541cd8670ca440d4
 train usf_sn 1 train/7ad48d0929e207e5
 extract usf_sn 1 extract/85239000c5b2d125
 saliency usf_sn 1 saliency/9b4ad3b2d6de3115
+train usf 1 train/b5b8064e3c253992
+extract usf 1 extract/dd1c7aa41175c4ed
+saliency usf 1 saliency/376790c5c6d18d66
 compare fa_random 1 compare/054367ab566c8f1b
 compare fa_toeplitz 1 compare/b69a8f7262f39378
 compare usf_init 1 compare/738c0d76f428736e
 compare usf_sn 1 compare/86ed52f2b39e89c1
+compare usf 1 compare/d28e2b23140f9fcc
 `,
 	"paper": `
 dataset dataset/ae51e88543a92532

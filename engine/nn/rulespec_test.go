@@ -62,13 +62,31 @@ func TestRuleSpecsDeclareWhatTheRulesDo(t *testing.T) {
 }
 
 // The paper's grid: 6 points for bp, 9 for each of fa_random, fa_toeplitz
-// and usf_init, 4 for usf_sn (37 in all), the learning rate slowest.
+// and usf_init, 4 for usf_sn (37 in all), the learning rate slowest; the
+// rules beyond the paper have grids of their own in its style: its five
+// learning rates 1e-4 … 1e-2, times their own axis.
 func TestPaperGridHas37PointsLearningRateSlowest(t *testing.T) {
-	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4}
+	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4, "usf": 5}
+	inPaper := map[string]bool{"bp": true, "fa_random": true, "fa_toeplitz": true, "usf_init": true, "usf_sn": true}
 	total := 0
 	for _, s := range Specs() {
 		pts := s.PaperGrid.Points()
-		total += len(pts)
+		if s.InPaper != inPaper[s.Name] {
+			t.Errorf("%s: InPaper = %v", s.Name, s.InPaper)
+		}
+		if s.InPaper {
+			total += len(pts)
+		} else {
+			lrs := []float64{1e-4, 3e-4, 1e-3, 3e-3, 1e-2}
+			if len(s.PaperGrid.LR) != len(lrs) || len(s.PaperGrid.WeightDecay) != 0 || s.PaperChoice.LR != 1e-3 {
+				t.Errorf("%s: grid %+v, choice %+v: want lr 1e-4 … 1e-2, no weight decay, lr 1e-3 by default", s.Name, s.PaperGrid, s.PaperChoice)
+			}
+			for i, lr := range lrs {
+				if i < len(s.PaperGrid.LR) && s.PaperGrid.LR[i] != lr {
+					t.Errorf("%s: grid lr[%d] = %g, want %g", s.Name, i, s.PaperGrid.LR[i], lr)
+				}
+			}
+		}
 		if len(pts) != want[s.Name] {
 			t.Errorf("%s: %d grid points, want %d", s.Name, len(pts), want[s.Name])
 		}
