@@ -10,7 +10,10 @@ import (
 // counts against the rule itself: StoredFeedback against the tensors its
 // Feedback() returns, DerivedFeedback against the operator values it
 // writes into scratch storage in a backward pass; and that UsesSigma
-// matches whether the rule holds B0.
+// matches what sigma does: a rule that uses it holds B0, and its operators
+// change with sigma; a rule that does not (frsf holds tensors but draws
+// them from the layer's initialisation distribution) gives the same
+// operators at any sigma.
 func TestRuleSpecsDeclareWhatTheRulesDo(t *testing.T) {
 	p := NewParams()
 	p.InitPyTorch(1)
@@ -32,8 +35,23 @@ func TestRuleSpecsDeclareWhatTheRulesDo(t *testing.T) {
 				stored += int64(len(ts.Data))
 			}
 		}
-		if stored != s.StoredFeedback || hasB0 != s.UsesSigma {
+		if stored != s.StoredFeedback || (s.UsesSigma && !hasB0) {
 			t.Errorf("%s: stores %d feedback values (B0: %v), spec declares %d (UsesSigma %v)", s.Name, stored, hasB0, s.StoredFeedback, s.UsesSigma)
+		}
+		other, err := NewRule(s.Name, 0.1, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameOps := true
+		for l := Conv2; l < NumLayers; l++ {
+			w := p.Weight(l)
+			a, b := r.Operator(l, w, make([]float32, len(w))).B, other.Operator(l, w, make([]float32, len(w))).B
+			for i := range a {
+				sameOps = sameOps && a[i] == b[i]
+			}
+		}
+		if sameOps == s.UsesSigma {
+			t.Errorf("%s: operators at sigma 0.05 and 0.1 equal: %v, but UsesSigma is %v", s.Name, sameOps, s.UsesSigma)
 		}
 		var derived int64
 		for l := Conv2; l < NumLayers; l++ {
@@ -66,7 +84,7 @@ func TestRuleSpecsDeclareWhatTheRulesDo(t *testing.T) {
 // rules beyond the paper have grids of their own in its style: its five
 // learning rates 1e-4 … 1e-2, times their own axis.
 func TestPaperGridHas37PointsLearningRateSlowest(t *testing.T) {
-	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4, "usf": 5}
+	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4, "usf": 5, "frsf": 5}
 	inPaper := map[string]bool{"bp": true, "fa_random": true, "fa_toeplitz": true, "usf_init": true, "usf_sn": true}
 	total := 0
 	for _, s := range Specs() {
