@@ -90,7 +90,7 @@ type FeedbackTensors interface {
 
 // rules is the table of known rules, in the order RuleNames reports them
 // (and every table and figure shows them).
-var rules = []*RuleSpec{&bpSpec, &faRandomSpec, &faToeplitzSpec, &usfInitSpec, &usfSNSpec, &usfSpec, &frsfSpec}
+var rules = []*RuleSpec{&bpSpec, &faRandomSpec, &faToeplitzSpec, &usfInitSpec, &usfSNSpec, &usfSpec, &frsfSpec, &brsfSpec}
 
 // RuleNames returns the names NewRule accepts:
 // bp, fa_random, fa_toeplitz, usf_init, usf_sn.

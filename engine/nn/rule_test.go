@@ -9,7 +9,7 @@ import (
 )
 
 func TestRuleNamesAndNewRule(t *testing.T) {
-	want := []string{"bp", "fa_random", "fa_toeplitz", "usf_init", "usf_sn", "usf", "frsf"}
+	want := []string{"bp", "fa_random", "fa_toeplitz", "usf_init", "usf_sn", "usf", "frsf", "brsf"}
 	holdsB0 := map[string]bool{"fa_random": true, "fa_toeplitz": true, "usf_init": true, "frsf": true}
 	got := RuleNames()
 	if strings.Join(got, ",") != strings.Join(want, ",") {

@@ -84,7 +84,7 @@ func TestRuleSpecsDeclareWhatTheRulesDo(t *testing.T) {
 // rules beyond the paper have grids of their own in its style: its five
 // learning rates 1e-4 … 1e-2, times their own axis.
 func TestPaperGridHas37PointsLearningRateSlowest(t *testing.T) {
-	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4, "usf": 5, "frsf": 5}
+	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4, "usf": 5, "frsf": 5, "brsf": 5}
 	inPaper := map[string]bool{"bp": true, "fa_random": true, "fa_toeplitz": true, "usf_init": true, "usf_sn": true}
 	total := 0
 	for _, s := range Specs() {
