@@ -97,6 +97,8 @@ grid frsf 0 grid/c497728b7f839e5e
 grid frsf 1 grid/4a5816b1331dda9a
 grid brsf 0 grid/99d4cb5025366040
 grid brsf 1 grid/1ef62fe67c7c48bf
+grid dfa 0 grid/688829c7eb78fa97
+grid dfa 1 grid/2c73762081308e7a
 train bp 0 train/5369aab0af49d47b
 extract bp 0 extract/6c2ca80906a83a6b
 saliency bp 0 saliency/7e9e117b5979cabd
@@ -121,6 +123,9 @@ saliency frsf 0 saliency/522fbd40235dfbe8
 train brsf 0 train/53cb2f4816da0f38
 extract brsf 0 extract/2a6bb1617916b883
 saliency brsf 0 saliency/72394ef505ef3761
+train dfa 0 train/0d051d4fcc70bf09
+extract dfa 0 extract/553d0eead92e3cfa
+saliency dfa 0 saliency/17aba24364aab4dc
 compare fa_random 0 compare/07ef538cef190509
 compare fa_toeplitz 0 compare/578cfbf784805b25
 compare usf_init 0 compare/69cd417e5e87e36e
@@ -128,6 +133,7 @@ compare usf_sn 0 compare/76c64d1dcd66714f
 compare usf 0 compare/93dc7f32b8ecb6f0
 compare frsf 0 compare/b52b63e50b99b846
 compare brsf 0 compare/e2781c65c0297228
+compare dfa 0 compare/8408826f754ead9f
 train bp 1 train/f0bf724020f08754
 extract bp 1 extract/9e397ea9e9a0981c
 saliency bp 1 saliency/eae257516c13b842
@@ -152,6 +158,9 @@ saliency frsf 1 saliency/27aacf3e5363d842
 train brsf 1 train/58680f1fcbb2b3df
 extract brsf 1 extract/f82e131b353e16d7
 saliency brsf 1 saliency/5024befd8532b05d
+train dfa 1 train/3a2c02102bfd9e31
+extract dfa 1 extract/027756c14245f1aa
+saliency dfa 1 saliency/1df45d4663e8091f
 compare fa_random 1 compare/054367ab566c8f1b
 compare fa_toeplitz 1 compare/b69a8f7262f39378
 compare usf_init 1 compare/738c0d76f428736e
@@ -159,6 +168,7 @@ compare usf_sn 1 compare/86ed52f2b39e89c1
 compare usf 1 compare/d28e2b23140f9fcc
 compare frsf 1 compare/07f2780acf4fcb74
 compare brsf 1 compare/21180d3c7ee21645
+compare dfa 1 compare/e541d9f0036b5813
 `,
 	"paper": `
 dataset dataset/ae51e88543a92532

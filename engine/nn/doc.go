@@ -1,7 +1,7 @@
 // Package nn is fabeam's neural-network engine: Architecture 1 of the study
-// (docs/paper.md), its forward and backward passes in float32, the five learning
-// rules, softmax cross-entropy, Adam, and the alignment metrics. It imports
-// only engine/rng and engine/gemm; no Beam.
+// (docs/paper.md), its forward and backward passes in float32, the paper's
+// five learning rules and four more, softmax cross-entropy, Adam, and the
+// alignment metrics. It imports only engine/rng and engine/gemm; no Beam.
 //
 // # Architecture 1
 //
@@ -117,6 +117,23 @@
 //	usf_init     transposed conv with |B0|⊙sign(W_t)      |B0|⊙sign(W_t)
 //	usf_sn       transposed conv with sign(W_t)·‖W_t‖_F/(‖sign(W_t)‖_F+1e-8)   same
 //
+// Four rules beyond the paper, as BioTorch (github.com/jsalbert/biotorch)
+// defines them, each documented with its maths in its file:
+//
+//	rule   conv2                                   fc1..fc3
+//	usf    transposed conv with s·sign(W_t), s = 1/sqrt(3·fan_in)   same
+//	frsf   transposed conv with |M0|⊙sign(W_t), M0 ~ U(±1/sqrt(fan_in)) fixed   same
+//	brsf   transposed conv with |M_t|⊙sign(W_t), M_t ~ U(±1/sqrt(fan_in)) redrawn every step   same
+//	dfa    direct: e·B (10, 6400) to pool1        direct: e·B (10, 576), (10, 384); fc3 e·B (10, 192) (= FA)
+//
+// so dfa delivers the output error to every hidden layer's output,
+// conv1's included, skipping the layers above; usf, frsf and brsf scale
+// sign(W) by the layer's initialisation distribution rather than by σ
+// (usf_init) or ‖W‖ (usf_sn). brsf draws M_t from rng.New(seed,
+// "feedback/<layer>/step/<t>") for the 1-based optimiser step t the
+// training loop gives it (StepRule). RuleSpec.InPaper tells the paper's
+// five from these; the paper and quick presets run the five by default.
+//
 // B0 ~ N(0, σ²) elementwise, drawn at NewRule from rng.New(seed,
 // "feedback/"+layer) (so each layer's B0 is independent of the others and of
 // creation order). sign(0) = 0. usf_sn uses the Frobenius norm of the whole
@@ -207,7 +224,9 @@
 // Lillicrap et al., "Random synaptic feedback weights support error
 // backpropagation for deep learning", Nat. Commun. 2016 (FA); Liao, Leibo &
 // Poggio, "How important is weight symmetry in backpropagation?", AAAI 2016
-// (sign-concordant feedback); Moskovitz, Litwin-Kumar & Abbott, "Feedback
+// (sign-concordant feedback: uSF, frSF, brSF); Nøkland, "Direct feedback
+// alignment provides learning in deep neural networks", NeurIPS 2016 (DFA);
+// Moskovitz, Litwin-Kumar & Abbott, "Feedback
 // alignment in deep convolutional networks", 2018 (uSF variants); Kingma &
 // Ba, "Adam", ICLR 2015.
 package nn

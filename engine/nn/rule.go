@@ -90,7 +90,7 @@ type FeedbackTensors interface {
 
 // rules is the table of known rules, in the order RuleNames reports them
 // (and every table and figure shows them).
-var rules = []*RuleSpec{&bpSpec, &faRandomSpec, &faToeplitzSpec, &usfInitSpec, &usfSNSpec, &usfSpec, &frsfSpec, &brsfSpec}
+var rules = []*RuleSpec{&bpSpec, &faRandomSpec, &faToeplitzSpec, &usfInitSpec, &usfSNSpec, &usfSpec, &frsfSpec, &brsfSpec, &dfaSpec}
 
 // RuleNames returns the names NewRule accepts:
 // bp, fa_random, fa_toeplitz, usf_init, usf_sn.
@@ -127,14 +127,19 @@ type fixedFeedback struct {
 // newFixedFeedback draws B0 ~ N(0, sigma²) for Conv2..FC3 with the given
 // shapes, each layer from its own stream rng.New(seed, "feedback/<layer>").
 func newFixedFeedback(sigma float64, seed uint64, conv2Shape []int) fixedFeedback {
+	shapes := weightShapes
+	shapes[Conv2] = conv2Shape
+	return newFixedFeedbackShaped(sigma, seed, shapes)
+}
+
+// newFixedFeedbackShaped draws B0 ~ N(0, sigma²) for Conv2..FC3 in the
+// given shapes, each layer from its own stream rng.New(seed,
+// "feedback/<layer>").
+func newFixedFeedbackShaped(sigma float64, seed uint64, shapes [NumLayers][]int) fixedFeedback {
 	var f fixedFeedback
 	for l := Conv2; l < NumLayers; l++ {
-		shape := weightShapes[l]
-		if l == Conv2 {
-			shape = conv2Shape
-		}
-		f.shapes[l] = append([]int(nil), shape...)
-		f.b0[l] = make([]float32, numel(shape))
+		f.shapes[l] = append([]int(nil), shapes[l]...)
+		f.b0[l] = make([]float32, numel(shapes[l]))
 		rng.New(seed, "feedback/"+LayerNames[l]).FillNormal(f.b0[l], sigma)
 	}
 	return f

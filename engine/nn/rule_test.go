@@ -9,8 +9,8 @@ import (
 )
 
 func TestRuleNamesAndNewRule(t *testing.T) {
-	want := []string{"bp", "fa_random", "fa_toeplitz", "usf_init", "usf_sn", "usf", "frsf", "brsf"}
-	holdsB0 := map[string]bool{"fa_random": true, "fa_toeplitz": true, "usf_init": true, "frsf": true}
+	want := []string{"bp", "fa_random", "fa_toeplitz", "usf_init", "usf_sn", "usf", "frsf", "brsf", "dfa"}
+	holdsB0 := map[string]bool{"fa_random": true, "fa_toeplitz": true, "usf_init": true, "frsf": true, "dfa": true}
 	got := RuleNames()
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("RuleNames() = %v, want %v", got, want)

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -84,7 +85,7 @@ func TestRuleSpecsDeclareWhatTheRulesDo(t *testing.T) {
 // rules beyond the paper have grids of their own in its style: its five
 // learning rates 1e-4 … 1e-2, times their own axis.
 func TestPaperGridHas37PointsLearningRateSlowest(t *testing.T) {
-	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4, "usf": 5, "frsf": 5, "brsf": 5}
+	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4, "usf": 5, "frsf": 5, "brsf": 5, "dfa": 15}
 	inPaper := map[string]bool{"bp": true, "fa_random": true, "fa_toeplitz": true, "usf_init": true, "usf_sn": true}
 	total := 0
 	for _, s := range Specs() {
@@ -96,8 +97,9 @@ func TestPaperGridHas37PointsLearningRateSlowest(t *testing.T) {
 			total += len(pts)
 		} else {
 			lrs := []float64{1e-4, 3e-4, 1e-3, 3e-3, 1e-2}
-			if len(s.PaperGrid.LR) != len(lrs) || len(s.PaperGrid.WeightDecay) != 0 || s.PaperChoice.LR != 1e-3 {
-				t.Errorf("%s: grid %+v, choice %+v: want lr 1e-4 … 1e-2, no weight decay, lr 1e-3 by default", s.Name, s.PaperGrid, s.PaperChoice)
+			if len(s.PaperGrid.LR) != len(lrs) || len(s.PaperGrid.WeightDecay) != 0 || !slices.Contains(lrs, s.PaperChoice.LR) ||
+				(len(s.PaperGrid.Sigma) > 0 && !slices.Contains(s.PaperGrid.Sigma, s.PaperChoice.Sigma)) {
+				t.Errorf("%s: grid %+v, choice %+v: want lr 1e-4 … 1e-2, no weight decay, and a choice on the grid", s.Name, s.PaperGrid, s.PaperChoice)
 			}
 			for i, lr := range lrs {
 				if i < len(s.PaperGrid.LR) && s.PaperGrid.LR[i] != lr {
