@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,7 +59,7 @@ func TestPaperGridHas37PointsAsInNotes(t *testing.T) {
 	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4}
 	g := PaperGrid()
 	total := 0
-	for _, r := range nn.RuleNames() {
+	for _, r := range PaperRules() {
 		if len(g[r]) != want[r] {
 			t.Errorf("%s: %d points, want %d", r, len(g[r]), want[r])
 		}
@@ -80,13 +81,37 @@ func TestPaperGridHas37PointsAsInNotes(t *testing.T) {
 }
 
 func TestPresetsValidateAndTotalEpochs(t *testing.T) {
+	// The paper and quick presets run the paper's five rules, smoke every
+	// rule, 2 grid points each.
+	allRules := len(nn.RuleNames())
+	if got := PaperRules(); strings.Join(got, ",") != "bp,fa_random,fa_toeplitz,usf_init,usf_sn" {
+		t.Errorf("PaperRules() = %v, want the paper's five", got)
+	}
+	for _, preset := range Presets {
+		c, _ := PresetConfig(preset, "out", "data")
+		want := PaperRules()
+		if preset == "smoke" {
+			want = nn.RuleNames()
+		}
+		if !slices.Equal(c.Rules, want) {
+			t.Errorf("%s runs rules %v, want %v", preset, c.Rules, want)
+		}
+		for _, r := range nn.RuleNames() {
+			if len(c.GridPoints[r]) == 0 {
+				t.Errorf("%s: no grid points for %s, so --rules=%s could not run", preset, r, r)
+			}
+			if _, ok := c.Chosen[r]; !ok {
+				t.Errorf("%s: no chosen point for %s", preset, r)
+			}
+		}
+	}
 	for _, tc := range []struct {
 		preset string
 		epochs int // TotalEpochs: grid points × grid epochs + rules × seeds × epochs
 	}{
 		{"paper", 37*3 + 5*50},
 		{"quick", 5 * 10},
-		{"smoke", 10*1 + 5*2},
+		{"smoke", allRules*2*1 + allRules*2},
 	} {
 		c, err := PresetConfig(tc.preset, "out", "data")
 		if err != nil {
@@ -110,7 +135,7 @@ func TestValidateNamesTheFieldAndWhatIsAllowed(t *testing.T) {
 		change func(*Config)
 		want   []string
 	}{
-		{"unknown rule", func(c *Config) { c.Rules = []string{"bp", "dfa"} }, []string{"--rules", `"dfa"`, "bp,fa_random,fa_toeplitz,usf_init,usf_sn"}},
+		{"unknown rule", func(c *Config) { c.Rules = []string{"bp", "nope"} }, []string{"--rules", `"nope"`, strings.Join(nn.RuleNames(), ",")}},
 		{"no rules", func(c *Config) { c.Rules = nil }, []string{"--rules", "usf_sn"}},
 		{"duplicate rule", func(c *Config) { c.Rules = []string{"bp", "bp"} }, []string{"--rules", "twice"}},
 		{"no seeds", func(c *Config) { c.Seeds = nil }, []string{"--seeds"}},

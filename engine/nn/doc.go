@@ -1,7 +1,7 @@
 // Package nn is fabeam's neural-network engine: Architecture 1 of the study
-// (docs/paper.md), its forward and backward passes in float32, the five learning
-// rules, softmax cross-entropy, Adam, and the alignment metrics. It imports
-// only engine/rng and engine/gemm; no Beam.
+// (docs/paper.md), its forward and backward passes in float32, the paper's
+// five learning rules and four more, softmax cross-entropy, Adam, and the
+// alignment metrics. It imports only engine/rng and engine/gemm; no Beam.
 //
 // # Architecture 1
 //
@@ -98,9 +98,17 @@
 //
 // # Learning rules
 //
-// A Rule decides only the Operator that carries the error arriving at a
-// layer's output back to its input, for conv2, fc1, fc2, fc3; conv1 sends
-// nothing back; weight and bias gradients are always the ordinary ones:
+// A Rule decides only the error that arrives at each hidden layer's output
+// — pool1 (64,10,10) for conv1, pool2 (576) for conv2, relu3 (384) for fc1,
+// relu4 (192) for fc2 — and at fc3's input; weight and bias gradients are
+// always the ordinary ones, computed from that error. It does so through
+// one Operator per layer conv2..fc3, which delivers the error to that
+// layer's input (conv1 sends nothing back). A chained operator carries the
+// error at the layer's own pre-activation output back through a matrix used
+// in place of W; a direct one (Operator.Direct) multiplies the output error
+// e = ∂L/∂logits (n,10) by a dense (10, size of the layer's input) matrix,
+// skipping every layer above. At fc3 the two coincide (its output error is
+// e). The paper's five rules chain:
 //
 //	rule         conv2                                   fc1..fc3
 //	bp           transposed conv with W                  Wᵀ
@@ -109,6 +117,23 @@
 //	usf_init     transposed conv with |B0|⊙sign(W_t)      |B0|⊙sign(W_t)
 //	usf_sn       transposed conv with sign(W_t)·‖W_t‖_F/(‖sign(W_t)‖_F+1e-8)   same
 //
+// Four rules beyond the paper, as BioTorch (github.com/jsalbert/biotorch)
+// defines them, each documented with its maths in its file:
+//
+//	rule   conv2                                   fc1..fc3
+//	usf    transposed conv with s·sign(W_t), s = 1/sqrt(3·fan_in)   same
+//	frsf   transposed conv with |M0|⊙sign(W_t), M0 ~ U(±1/sqrt(fan_in)) fixed   same
+//	brsf   transposed conv with |M_t|⊙sign(W_t), M_t ~ U(±1/sqrt(fan_in)) redrawn every step   same
+//	dfa    direct: e·B (10, 6400) to pool1        direct: e·B (10, 576), (10, 384); fc3 e·B (10, 192) (= FA)
+//
+// so dfa delivers the output error to every hidden layer's output,
+// conv1's included, skipping the layers above; usf, frsf and brsf scale
+// sign(W) by the layer's initialisation distribution rather than by σ
+// (usf_init) or ‖W‖ (usf_sn). brsf draws M_t from rng.New(seed,
+// "feedback/<layer>/step/<t>") for the 1-based optimiser step t the
+// training loop gives it (StepRule). RuleSpec.InPaper tells the paper's
+// five from these; the paper and quick presets run the five by default.
+//
 // B0 ~ N(0, σ²) elementwise, drawn at NewRule from rng.New(seed,
 // "feedback/"+layer) (so each layer's B0 is independent of the others and of
 // creation order). sign(0) = 0. usf_sn uses the Frobenius norm of the whole
@@ -116,7 +141,9 @@
 // uSF operators are recomputed from W at every backward pass, into a scratch
 // buffer the model owns. Rules holding B0 implement FeedbackTensors for
 // checkpoints. Rules keep no per-model state (uSF writes into the model's
-// scratch), so one Rule value may serve several models concurrently. The
+// scratch), so one Rule value may serve several models concurrently —
+// except a StepRule (brsf), which holds the optimiser step it was last
+// given and so serves one training run at a time. The
 // reference for every rule is the authors' autograd code (docs/paper.md,
 // "Learning rules"), which bench/torch_arch1.py mirrors.
 //
@@ -127,7 +154,12 @@
 //
 //   - Angle[l], l = conv2..fc3: for the error δ at layer l's output (which
 //     itself came back through the rule's operators), per sample the angle
-//     between Wᵀδ and the rule's Bᵀδ, arccos of the float64 cosine clamped to
+//     between Wᵀδ — what backprop's local step would send to l's input from
+//     that δ — and the signal the rule actually delivers there: Bᵀδ for a
+//     chained operator, Bᵀe for a direct one (dfa: how well the random
+//     projection of the output error agrees with the layer-local backprop
+//     step from the error dfa itself gave layer l), arccos of the float64
+//     cosine clamped to
 //     [-1,1], in degrees, averaged over the batch. A sample where either
 //     vector is exactly zero (all-dead ReLUs) counts as 90°: the authors'
 //     F.cosine_similarity clamps the norms at eps, which makes its cosine 0.
@@ -137,7 +169,8 @@
 //     one extra transposed conv or product per layer.
 //   - Concordance[l]: fraction of entries with sign(W) == sign(B0) for fixed
 //     operators of W's shape (fa_random's fc layers, all four of
-//     fa_toeplitz); NaN elsewhere, including fa_random's dense conv2.
+//     fa_toeplitz); NaN elsewhere, including fa_random's dense conv2 and
+//     every direct operator but fc3's (the only one of W's shape).
 //
 // Beyond the paper:
 //
@@ -191,7 +224,9 @@
 // Lillicrap et al., "Random synaptic feedback weights support error
 // backpropagation for deep learning", Nat. Commun. 2016 (FA); Liao, Leibo &
 // Poggio, "How important is weight symmetry in backpropagation?", AAAI 2016
-// (sign-concordant feedback); Moskovitz, Litwin-Kumar & Abbott, "Feedback
+// (sign-concordant feedback: uSF, frSF, brSF); Nøkland, "Direct feedback
+// alignment provides learning in deep neural networks", NeurIPS 2016 (DFA);
+// Moskovitz, Litwin-Kumar & Abbott, "Feedback
 // alignment in deep convolutional networks", 2018 (uSF variants); Kingma &
 // Ba, "Adam", ICLR 2015.
 package nn

@@ -11,7 +11,8 @@ func aliases(a, b []float32) bool {
 }
 
 // concordance returns the fraction of i with sign(w[i]) == sign(op.B[i])
-// for a fixed operator of W's shape, NaN otherwise.
+// for a fixed operator of W's shape, NaN otherwise. A direct operator,
+// (10, in), has W's shape only for FC3, whose W is (10, 192).
 func concordance(w []float32, op Operator) float64 {
 	if !op.Fixed || op.Dense || len(op.B) != len(w) {
 		return math.NaN()
@@ -104,6 +105,8 @@ func (m *Model) UpdateAngles() [NumLayers]float64 {
 // FeedbackStats returns, per layer, the angle in degrees between the weight
 // W and the operator B the rule uses in its place, and the ratio ‖B‖_F/‖W‖_F,
 // for the weights p. Conv1 is NaN (it sends nothing back); bp gives 0 and 1.
+// A direct operator (10, in) is compared only where it has W's shape (FC3);
+// elsewhere it is no stand-in for W and both values are NaN.
 // For fa_random's dense Conv2 operator, W is compared as the dense
 // (2304, 6400) matrix T(W) of the convolution (the operator bp would use in
 // the same place), without building it:
@@ -115,6 +118,10 @@ func FeedbackStats(p *Params, r Rule) (angle, normRatio [NumLayers]float64) {
 	for l := Conv2; l < NumLayers; l++ {
 		w := p.w[l]
 		op := r.Operator(l, w, make([]float32, len(w)))
+		if op.Direct && len(op.B) != len(w) {
+			angle[l], normRatio[l] = math.NaN(), math.NaN()
+			continue
+		}
 		var ab, aa, bb float64
 		if op.Dense {
 			ab, aa = denseConv2Dot(w, op.B)

@@ -30,7 +30,8 @@ type Model struct {
 	P *Params
 	// Grad receives the gradients; Backward zeroes and fills it.
 	Grad *Params
-	// Rule decides the operator carrying errors back through Conv2..FC3.
+	// Rule decides the error delivered to each layer's input (Conv2..FC3),
+	// through its operators.
 	Rule Rule
 	// N is the current batch size, set by Forward.
 	N int
@@ -100,8 +101,9 @@ type Model struct {
 // ("Gradient alignment", "Sign concordance").
 type StepMetrics struct {
 	// Angle is the local alignment angle in degrees for Conv2..FC3: per
-	// sample, the angle between Wᵀδ and the rule's Bᵀδ for the same error
-	// δ at the layer's output, averaged over the samples of the batch; a
+	// sample, the angle between Wᵀδ and the signal the rule delivers to
+	// the layer's input (Bᵀδ, or Bᵀe for a direct operator) for the same
+	// error δ at the layer's output, averaged over the samples of the batch; a
 	// sample where either vector is zero counts as 90° (its cosine is 0, as
 	// in PyTorch's F.cosine_similarity). Conv1 is NaN. For bp it is exactly
 	// 0.
@@ -273,12 +275,18 @@ func (m *Model) backward() {
 	}
 }
 
-// linearFeedback carries dout (n,out) back through linear layer l under the
-// rule into dinp (n,in), and measures the step metrics if asked.
+// linearFeedback delivers the error to linear layer l's input dinp (n,in)
+// under the rule — dout (n,out), the error at l's output, carried back
+// through the rule's operator, or for a direct operator the output error —
+// and measures the step metrics if asked: they always compare with Wᵀ·dout.
 func (m *Model) linearFeedback(l int, dinp, dout []float32, n, in, nout int) {
 	w := m.P.w[l]
 	op := m.Rule.Operator(l, w, m.fbBuf[l])
-	linearBackwardInput(dinp, dout, op.B, n, in, nout)
+	if op.Direct {
+		linearBackwardInput(dinp, m.dLogits, op.B, n, in, NumClasses)
+	} else {
+		linearBackwardInput(dinp, dout, op.B, n, in, nout)
+	}
 	if !m.Metrics {
 		return
 	}
@@ -292,12 +300,16 @@ func (m *Model) linearFeedback(l int, dinp, dout []float32, n, in, nout int) {
 	m.Step.Angle[l] = meanRowAngle(t, dinp, n, in)
 }
 
-// conv2Feedback carries dConv2 back through Conv2 under the rule into dPool1;
-// conv2dBackward has left the error in m.nhwc.
+// conv2Feedback delivers the error to Conv2's input dPool1 under the rule:
+// dConv2 carried back through the rule's operator, or for a direct operator
+// the output error; conv2dBackward has left dConv2 in m.nhwc, where the
+// metrics read it.
 func (m *Model) conv2Feedback(n int) {
 	w := m.P.w[Conv2]
 	op := m.Rule.Operator(Conv2, w, m.fbBuf[Conv2])
-	if op.Dense {
+	if op.Direct {
+		linearBackwardInput(m.dPool1, m.dLogits, op.B, n, p1Out, NumClasses)
+	} else if op.Dense {
 		linearBackwardInput(m.dPool1, m.dConv2, op.B, n, p1Out, c2Out)
 	} else {
 		m.conv2BackwardInput(m.dPool1, op.B, n)

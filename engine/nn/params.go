@@ -55,6 +55,14 @@ func fanIn(l int) int {
 	return f
 }
 
+// initBound returns the bound 1/sqrt(fan_in) of layer l's initialisation
+// distribution U(±bound) (InitPyTorch).
+func initBound(l int) float64 { return 1 / math.Sqrt(float64(fanIn(l))) }
+
+// initStd returns the standard deviation of layer l's initialisation
+// distribution U(±1/sqrt(fan_in)): bound/sqrt(3) = 1/sqrt(3·fan_in).
+func initStd(l int) float64 { return 1 / math.Sqrt(3*float64(fanIn(l))) }
+
 // fanOut returns the number of outputs of layer l's weight (its first dim).
 func fanOut(l int) int { return weightShapes[l][0] }
 
@@ -119,7 +127,7 @@ func NewParams() *Params {
 func (p *Params) InitPyTorch(seed uint64) {
 	r := rng.New(seed, "init")
 	for l := 0; l < NumLayers; l++ {
-		bound := 1 / math.Sqrt(float64(fanIn(l)))
+		bound := initBound(l)
 		r.FillUniform(p.w[l], bound)
 		r.FillUniform(p.b[l], bound)
 	}

@@ -7,7 +7,7 @@ package nn
 type BP struct{}
 
 var bpSpec = RuleSpec{
-	Name: Reference, Display: "BP", Family: FamilyBackprop,
+	Name: Reference, Display: "BP", Family: FamilyBackprop, InPaper: true,
 	PaperGrid:   Grid{LR: []float64{5e-4, 1e-3, 3e-3}, WeightDecay: []float64{0, 1e-4}},
 	PaperChoice: Hyper{LR: 1e-3, WeightDecay: 1e-4},
 	New:         func(float64, uint64) Rule { return BP{} },

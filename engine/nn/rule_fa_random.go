@@ -14,7 +14,7 @@ type FARandom struct {
 
 // conv2DenseShape is fa_random's Conv2 operator shape: (64*6*6, 64*10*10).
 var faRandomSpec = RuleSpec{
-	Name: "fa_random", Display: "FA (Random)", Family: FamilyRandomFeedback, Knowledge: 4, UsesSigma: true,
+	Name: "fa_random", Display: "FA (Random)", Family: FamilyRandomFeedback, InPaper: true, Knowledge: 4, UsesSigma: true,
 	PaperGrid:   Grid{LR: []float64{1e-3, 3e-3, 1e-2}, Sigma: []float64{0.01, 0.05, 0.1}},
 	PaperChoice: Hyper{LR: 1e-3, Sigma: 0.01},
 	// B0: conv2's dense 2304×6400 operator and fc1..fc3's of W's shape.

@@ -13,7 +13,7 @@ type FAToeplitz struct {
 // NewFAToeplitz draws the fixed operators from rng.New(seed,
 // "feedback/<layer>"). It panics if sigma is not positive.
 var faToeplitzSpec = RuleSpec{
-	Name: "fa_toeplitz", Display: "FA (Toeplitz)", Family: FamilyRandomFeedback, Knowledge: 3, UsesSigma: true,
+	Name: "fa_toeplitz", Display: "FA (Toeplitz)", Family: FamilyRandomFeedback, InPaper: true, Knowledge: 3, UsesSigma: true,
 	PaperGrid:   Grid{LR: []float64{1e-3, 3e-3, 1e-2}, Sigma: []float64{0.01, 0.05, 0.1}},
 	PaperChoice: Hyper{LR: 1e-3, Sigma: 0.01},
 	// B0 of W's shape for conv2..fc3 (conv2's a 64×64×5×5 kernel).

@@ -9,7 +9,8 @@ import (
 )
 
 func TestRuleNamesAndNewRule(t *testing.T) {
-	want := []string{"bp", "fa_random", "fa_toeplitz", "usf_init", "usf_sn"}
+	want := []string{"bp", "fa_random", "fa_toeplitz", "usf_init", "usf_sn", "usf", "frsf", "brsf", "dfa"}
+	holdsB0 := map[string]bool{"fa_random": true, "fa_toeplitz": true, "usf_init": true, "frsf": true, "dfa": true}
 	got := RuleNames()
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("RuleNames() = %v, want %v", got, want)
@@ -20,12 +21,12 @@ func TestRuleNamesAndNewRule(t *testing.T) {
 			t.Errorf("NewRule(%q) = %v, %v", name, r, err)
 		}
 		_, hasFB := r.(FeedbackTensors)
-		if wantFB := name != "bp" && name != "usf_sn"; hasFB != wantFB {
+		if wantFB := holdsB0[name]; hasFB != wantFB {
 			t.Errorf("%s implements FeedbackTensors = %v, want %v", name, hasFB, wantFB)
 		}
 	}
-	_, err := NewRule("dfa", 0.01, 1)
-	if err == nil || !strings.Contains(err.Error(), "dfa") || !strings.Contains(err.Error(), strings.Join(want, ", ")) {
+	_, err := NewRule("fa_sparse", 0.01, 1)
+	if err == nil || !strings.Contains(err.Error(), "fa_sparse") || !strings.Contains(err.Error(), strings.Join(want, ", ")) {
 		t.Errorf("unknown rule error %v must name it and list %v", err, want)
 	}
 	for _, sigma := range []float64{0, -1, math.NaN(), math.Inf(1)} {

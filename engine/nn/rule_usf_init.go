@@ -14,7 +14,7 @@ type USFInit struct {
 }
 
 var usfInitSpec = RuleSpec{
-	Name: "usf_init", Display: "uSF Init", Family: FamilySignConcordant, Knowledge: 2, UsesSigma: true,
+	Name: "usf_init", Display: "uSF Init", Family: FamilySignConcordant, InPaper: true, Knowledge: 2, UsesSigma: true,
 	PaperGrid:   Grid{LR: []float64{1e-3, 3e-3, 1e-2}, Sigma: []float64{0.01, 0.05, 0.1}},
 	PaperChoice: Hyper{LR: 1e-3, Sigma: 0.1},
 	// |B0| of W's shape for conv2..fc3, and the operator derived from W.

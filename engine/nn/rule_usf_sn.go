@@ -16,7 +16,7 @@ import "math"
 type USFSN struct{}
 
 var usfSNSpec = RuleSpec{
-	Name: "usf_sn", Display: "uSF SN", Family: FamilySignConcordant, Knowledge: 1,
+	Name: "usf_sn", Display: "uSF SN", Family: FamilySignConcordant, InPaper: true, Knowledge: 1,
 	PaperGrid:   Grid{LR: []float64{1e-3, 3e-3, 1e-2, 3e-2}},
 	PaperChoice: Hyper{LR: 1e-3},
 	// No B0: the operator is derived from W at every step.

@@ -82,8 +82,15 @@ type RuleSpec struct {
 	// UsesSigma reports that the rule draws fixed tensors B0 ~ N(0, σ²),
 	// so it needs a positive sigma (rules without B0 ignore sigma).
 	UsesSigma bool
+	// InPaper reports that the rule is one of the study's five (bp,
+	// fa_random, fa_toeplitz, usf_init, usf_sn); the paper and quick
+	// presets run these by default.
+	InPaper bool
 	// PaperGrid is the paper's hyper-parameter grid for the rule and
-	// PaperChoice the point it chose (see docs/paper.md).
+	// PaperChoice the point it chose (see docs/paper.md). For a rule not in
+	// the paper (InPaper false) both are this project's own choices, made in
+	// the paper's style: its five learning rates 1e-4 … 1e-2 (times the
+	// rule's own axis, if it has one) and lr 1e-3 without a grid.
 	PaperGrid   Grid
 	PaperChoice Hyper
 	// StoredFeedback is the number of fixed feedback parameters the rule

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -10,7 +11,10 @@ import (
 // counts against the rule itself: StoredFeedback against the tensors its
 // Feedback() returns, DerivedFeedback against the operator values it
 // writes into scratch storage in a backward pass; and that UsesSigma
-// matches whether the rule holds B0.
+// matches what sigma does: a rule that uses it holds B0, and its operators
+// change with sigma; a rule that does not (frsf holds tensors but draws
+// them from the layer's initialisation distribution) gives the same
+// operators at any sigma.
 func TestRuleSpecsDeclareWhatTheRulesDo(t *testing.T) {
 	p := NewParams()
 	p.InitPyTorch(1)
@@ -32,8 +36,23 @@ func TestRuleSpecsDeclareWhatTheRulesDo(t *testing.T) {
 				stored += int64(len(ts.Data))
 			}
 		}
-		if stored != s.StoredFeedback || hasB0 != s.UsesSigma {
+		if stored != s.StoredFeedback || (s.UsesSigma && !hasB0) {
 			t.Errorf("%s: stores %d feedback values (B0: %v), spec declares %d (UsesSigma %v)", s.Name, stored, hasB0, s.StoredFeedback, s.UsesSigma)
+		}
+		other, err := NewRule(s.Name, 0.1, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameOps := true
+		for l := Conv2; l < NumLayers; l++ {
+			w := p.Weight(l)
+			a, b := r.Operator(l, w, make([]float32, len(w))).B, other.Operator(l, w, make([]float32, len(w))).B
+			for i := range a {
+				sameOps = sameOps && a[i] == b[i]
+			}
+		}
+		if sameOps == s.UsesSigma {
+			t.Errorf("%s: operators at sigma 0.05 and 0.1 equal: %v, but UsesSigma is %v", s.Name, sameOps, s.UsesSigma)
 		}
 		var derived int64
 		for l := Conv2; l < NumLayers; l++ {
@@ -62,13 +81,32 @@ func TestRuleSpecsDeclareWhatTheRulesDo(t *testing.T) {
 }
 
 // The paper's grid: 6 points for bp, 9 for each of fa_random, fa_toeplitz
-// and usf_init, 4 for usf_sn (37 in all), the learning rate slowest.
+// and usf_init, 4 for usf_sn (37 in all), the learning rate slowest; the
+// rules beyond the paper have grids of their own in its style: its five
+// learning rates 1e-4 … 1e-2, times their own axis.
 func TestPaperGridHas37PointsLearningRateSlowest(t *testing.T) {
-	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4}
+	want := map[string]int{"bp": 6, "fa_random": 9, "fa_toeplitz": 9, "usf_init": 9, "usf_sn": 4, "usf": 5, "frsf": 5, "brsf": 5, "dfa": 15}
+	inPaper := map[string]bool{"bp": true, "fa_random": true, "fa_toeplitz": true, "usf_init": true, "usf_sn": true}
 	total := 0
 	for _, s := range Specs() {
 		pts := s.PaperGrid.Points()
-		total += len(pts)
+		if s.InPaper != inPaper[s.Name] {
+			t.Errorf("%s: InPaper = %v", s.Name, s.InPaper)
+		}
+		if s.InPaper {
+			total += len(pts)
+		} else {
+			lrs := []float64{1e-4, 3e-4, 1e-3, 3e-3, 1e-2}
+			if len(s.PaperGrid.LR) != len(lrs) || len(s.PaperGrid.WeightDecay) != 0 || !slices.Contains(lrs, s.PaperChoice.LR) ||
+				(len(s.PaperGrid.Sigma) > 0 && !slices.Contains(s.PaperGrid.Sigma, s.PaperChoice.Sigma)) {
+				t.Errorf("%s: grid %+v, choice %+v: want lr 1e-4 … 1e-2, no weight decay, and a choice on the grid", s.Name, s.PaperGrid, s.PaperChoice)
+			}
+			for i, lr := range lrs {
+				if i < len(s.PaperGrid.LR) && s.PaperGrid.LR[i] != lr {
+					t.Errorf("%s: grid lr[%d] = %g, want %g", s.Name, i, s.PaperGrid.LR[i], lr)
+				}
+			}
+		}
 		if len(pts) != want[s.Name] {
 			t.Errorf("%s: %d grid points, want %d", s.Name, len(pts), want[s.Name])
 		}

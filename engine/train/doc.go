@@ -19,7 +19,10 @@
 // the random state at an epoch boundary is fully described by the number of
 // completed epochs; State therefore needs no generator state, and a run
 // resumed from the State after epoch e is bit-identical to an uninterrupted
-// run.
+// run. A rule whose operators change with the optimiser step
+// (nn.StepRule) is told the 1-based global step before every backward
+// pass and draws from (seed, "feedback/<layer>/step/<k>"); since the step
+// count is part of State, a resumed run draws exactly the same.
 //
 // # Outcomes
 //

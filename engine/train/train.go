@@ -354,6 +354,9 @@ func (r *run) step(ep *epochStats, idx []int, aug *rng.Stream) {
 	ep.correct += m.Correct(r.y[:n])
 	ep.seen += n
 	ep.lossSum += loss * float64(n)
+	if sr, ok := r.rule.(nn.StepRule); ok {
+		sr.SetStep(st.Step)
+	}
 	m.Backward()
 	t2 := time.Now()
 	ep.tm.Backward += t2.Sub(t1)

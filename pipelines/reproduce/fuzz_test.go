@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/fabeam/fabeam/engine/nn"
 	"github.com/fabeam/fabeam/transforms"
 )
 
@@ -28,7 +29,7 @@ var flagKinds = map[string]string{
 }
 
 // validRules are the learning rules --rules may list.
-var validRules = []string{"bp", "fa_random", "fa_toeplitz", "usf_init", "usf_sn"}
+var validRules = nn.RuleNames()
 
 // presetEpochs are the presets and their epochs per final run.
 var presetEpochs = map[string]int{"paper": 50, "quick": 10, "smoke": 2}
@@ -249,7 +250,11 @@ func FuzzParseFlags(f *testing.F) {
 			n, _ := strconv.ParseInt(v, 0, 64)
 			wantSeeds = int(n)
 		}
-		wantRules := validRules
+		// The paper and quick presets run the paper's rules, smoke every rule.
+		wantRules := transforms.PaperRules()
+		if get("preset", "paper") == "smoke" {
+			wantRules = validRules
+		}
 		if r := get("rules", ""); r != "" {
 			wantRules = nil
 			for _, item := range strings.Split(r, ",") {

@@ -1,6 +1,6 @@
 // Command reproduce runs the fabeam study as an Apache Beam pipeline:
 // CIFAR-10 preprocessing, the hyper-parameter grid, the final training runs
-// of the five learning rules, feature extraction, the analyses and the
+// of the learning rules, feature extraction, the analyses and the
 // report, into --out (a local folder or gs://bucket/prefix).
 //
 //	go run ./pipelines/reproduce --runner=direct                 # the paper's protocol
@@ -72,7 +72,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.out, "out", "./out", "where outputs go: a local folder or gs://bucket/prefix")
 	fs.StringVar(&o.preset, "preset", "paper", "paper (grid search, 50 epochs), quick (chosen hyper-parameters, 10 epochs) or smoke (synthetic data, seconds)")
 	fs.IntVar(&o.seeds, "seeds", 0, "number of seeds per rule, 0, 1, …, N-1 (left out: the preset's 1)")
-	fs.StringVar(&o.rules, "rules", "", "comma-separated learning rules, no spaces (empty keeps all): "+strings.Join(nn.RuleNames(), ","))
+	fs.StringVar(&o.rules, "rules", "", "comma-separated learning rules, no spaces (left out: the preset's; paper and quick run the paper's five, smoke all): "+strings.Join(nn.RuleNames(), ","))
 	fs.IntVar(&o.epochs, "epochs", 0, "epochs of each final run (left out: the preset's)")
 	fs.StringVar(&o.data, "data", "./data/cifar-10-batches-bin", "folder (or gs:// prefix) holding the CIFAR-10 binary files; a missing local folder is downloaded (not with --preset=smoke, which uses synthetic data)")
 	fs.BoolVar(&o.verbose, "verbose", false, "also print Beam's own messages (pipeline plans, runner chatter) and debug lines")

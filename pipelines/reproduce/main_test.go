@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fabeam/fabeam/engine/nn"
 )
 
 func TestFlagsOverrideThePresetAndAreValidated(t *testing.T) {
@@ -17,9 +19,9 @@ func TestFlagsOverrideThePresetAndAreValidated(t *testing.T) {
 	}{
 		{name: "paper defaults", preset: "paper", wantSeeds: 1, wantEpochs: 50, wantRules: "bp,fa_random,fa_toeplitz,usf_init,usf_sn"},
 		{name: "quick with overrides", preset: "quick", rules: "usf_sn, bp", seeds: 3, epochs: 4, wantSeeds: 3, wantEpochs: 4, wantRules: "bp,usf_sn"},
-		{name: "smoke", preset: "smoke", wantSeeds: 1, wantEpochs: 2, wantRules: "bp,fa_random,fa_toeplitz,usf_init,usf_sn"},
+		{name: "smoke", preset: "smoke", wantSeeds: 1, wantEpochs: 2, wantRules: strings.Join(nn.RuleNames(), ",")},
 		{name: "unknown preset", preset: "fast", wantErr: []string{"--preset", "paper, quick, smoke"}},
-		{name: "unknown rule", preset: "quick", rules: "bp,dfa", wantErr: []string{"--rules", "dfa", "bp,fa_random,fa_toeplitz,usf_init,usf_sn"}},
+		{name: "unknown rule", preset: "quick", rules: "bp,nope", wantErr: []string{"--rules", "nope", strings.Join(nn.RuleNames(), ",")}},
 		{name: "negative seeds", preset: "quick", seeds: -1, wantErr: []string{"--seeds=-1"}},
 		{name: "negative epochs", preset: "quick", epochs: -2, wantErr: []string{"--epochs=-2"}},
 	} {
