@@ -79,8 +79,8 @@ func TestFeedbackParamsMatchTheOperatorSizes(t *testing.T) {
 			t.Errorf("FeedbackParams(%s) = %d, %d, %v; want %d, %d", c.rule, s, d, err, c.stored, c.derived)
 		}
 	}
-	if _, _, err := FeedbackParams("dfa"); err == nil {
-		t.Error("FeedbackParams(dfa): no error for an unknown rule")
+	if _, _, err := FeedbackParams("nope"); err == nil {
+		t.Error("FeedbackParams(nope): no error for an unknown rule")
 	}
 }
 

@@ -51,7 +51,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		mutate func(*Config)
 		field  string
 	}{
-		{func(c *Config) { c.Rule = "dfa" }, "Rule"},
+		{func(c *Config) { c.Rule = "nope" }, "Rule"},
 		{func(c *Config) { c.LR = 0 }, "LR"},
 		{func(c *Config) { c.LR = math.NaN() }, "LR"},
 		{func(c *Config) { c.WeightDecay = -1 }, "WeightDecay"},
