@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -345,6 +346,46 @@ func TestInjectedFailuresDamageNothingAndResume(t *testing.T) {
 		}
 	})
 
+	t.Run("the disk fills in the middle of a checkpoint", func(t *testing.T) {
+		// Study A's folder, then a 3-epoch study (whose final runs nothing
+		// has trained yet) on a disk that has room for everything but its
+		// checkpoints, and for 64 KiB of those: the first checkpoint
+		// (several MB) runs out of space part-way.
+		runStudy(t, "direct", a)
+		before = snapshotStore(t, local)
+		c3 := b
+		c3.Epochs = 3
+		c3.Out = t.TempDir()
+		runStudy(t, "direct", c3)
+		want3, err := os.ReadFile(filepath.Join(c3.Out, ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := &checkpointsOnFullDisk{Store: local, full: storetest.NewDiskFull(local, 64<<10)}
+		c3.Out = storetest.Register("disk-full", full)
+		// Beam's runner reports the DoFn's error as text, so the chain to
+		// ENOSPC is checked by its message.
+		if err := runStudyErr(c3); err == nil || !strings.Contains(err.Error(), syscall.ENOSPC.Error()) || !strings.Contains(err.Error(), StateFile) {
+			t.Fatalf("the study on a full disk: %v, want a failure with ENOSPC", err)
+		}
+		if full.full.Free() > 0 {
+			t.Fatal("the checkpoint write did not run out of space")
+		}
+		unchanged(t, nil)
+		if states, _ := filepath.Glob(filepath.Join(dir, StageTrain, "*", StateFile)); len(states) != 0 {
+			t.Errorf("a checkpoint cut short by the full disk is visible: %v", states)
+		}
+		c3.Out = dir
+		runStudy(t, "direct", c3)
+		got, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want3) {
+			t.Errorf("results.json after the full disk and a resume differs from an uninterrupted run:\n%s", firstDiff(got, want3))
+		}
+	})
+
 	t.Run("a failed write in Report", func(t *testing.T) {
 		// Back to study A, then B again with the Report's second
 		// published write failing.
@@ -372,4 +413,31 @@ func TestInjectedFailuresDamageNothingAndResume(t *testing.T) {
 		}
 		resume(t)
 	})
+}
+
+// checkpointsOnFullDisk sends the writes of training checkpoints to full
+// (a disk that runs out of space) and every other write straight through.
+type checkpointsOnFullDisk struct {
+	store.Store
+	full *storetest.DiskFull
+}
+
+func (s *checkpointsOnFullDisk) isCheckpoint(key string) bool {
+	return strings.HasSuffix(key, "/"+StateFile)
+}
+
+// Put writes a checkpoint to the full disk, anything else through.
+func (s *checkpointsOnFullDisk) Put(ctx context.Context, key string, data []byte) error {
+	if s.isCheckpoint(key) {
+		return s.full.Put(ctx, key, data)
+	}
+	return s.Store.Put(ctx, key, data)
+}
+
+// Create starts a checkpoint's write on the full disk, any other through.
+func (s *checkpointsOnFullDisk) Create(ctx context.Context, key string) (store.Writer, error) {
+	if s.isCheckpoint(key) {
+		return s.full.Create(ctx, key)
+	}
+	return s.Store.Create(ctx, key)
 }

@@ -151,10 +151,11 @@ func TestRerunSkipsEveryStage(t *testing.T) {
 	ref := referenceResults(t)
 	c := smokeConfig(t, reference.dir)
 	counters := runStudy(t, "direct", c)
-	// dataset + 10 grid points + 5 runs + 5 extracts + 4 comparisons
-	// (each rule against bp; one seed, so no noise ceiling) + 5 saliency
-	// analyses, all found done.
-	if got, want := counters["skipped"], int64(1+10+5+5+4+5); got != want {
+	// dataset + 2 grid points per rule + a run, an extract and a saliency
+	// analysis per rule + a comparison per rule but bp (one seed, so no
+	// noise ceiling), all found done.
+	n := int64(len(c.Rules))
+	if got, want := counters["skipped"], 1+2*n+3*n+(n-1); got != want {
 		t.Errorf("skipped = %d, want %d (every stage); counters %v", got, want, counters)
 	}
 	if counters["epochs"] != 0 || counters["runs_trained"] != 0 {
@@ -238,10 +239,10 @@ func TestSmokeKilledMidTrainingResumesToTheSameResults(t *testing.T) {
 	if counters["resumed"] != 1 {
 		t.Errorf("resumed = %d, want 1", counters["resumed"])
 	}
-	// The restart trains fa_toeplitz's second epoch and the 2 epochs of
+	// The restart trains the killed run's second epoch and the 2 epochs of
 	// every final run not finished at the kill (direct's order of the runs
 	// after SelectBest's GroupByKey is not fixed).
-	if want := int64(1 + 2*(5-len(finished)-1)); counters["epochs"] != want {
+	if want := int64(1 + 2*(len(nn.RuleNames())-len(finished)-1)); counters["epochs"] != want {
 		t.Errorf("epochs trained after the restart = %d, want %d (%d runs had finished)", counters["epochs"], want, len(finished))
 	}
 	got, err := os.ReadFile(filepath.Join(out, ResultsFile))
@@ -363,8 +364,8 @@ func checkResultsSchema(t *testing.T, b []byte) {
 	if doc.FormatVersion == nil || doc.Preset != "smoke" {
 		t.Errorf("results.json format_version %v preset %q", doc.FormatVersion, doc.Preset)
 	}
-	if len(doc.Rules) != 5 {
-		t.Errorf("results.json has %d rules, want 5", len(doc.Rules))
+	if len(doc.Rules) != len(nn.RuleNames()) {
+		t.Errorf("results.json has %d rules, want %d", len(doc.Rules), len(nn.RuleNames()))
 	}
 	frac := func(where string, v any) {
 		f, ok := v.(float64)
@@ -398,8 +399,8 @@ func checkResultsSchema(t *testing.T, b []byte) {
 			t.Errorf("rules.%s.seeds[0] model %v history %v", r, s["model"], s["history"])
 		}
 	}
-	if len(doc.Grid) != 10 {
-		t.Fatalf("grid has %d points, want 10 (2 per rule)", len(doc.Grid))
+	if len(doc.Grid) != 2*len(nn.RuleNames()) {
+		t.Fatalf("grid has %d points, want 2 per rule", len(doc.Grid))
 	}
 	for i, g := range doc.Grid {
 		want := nn.RuleNames()[i/2]
