@@ -9,6 +9,7 @@ import (
 
 	"github.com/fabeam/fabeam/artifacts/figures"
 	"github.com/fabeam/fabeam/artifacts/store"
+	"github.com/fabeam/fabeam/engine/nn"
 )
 
 // writeReport renders figures/*.png, report.html and report.md through
@@ -79,8 +80,12 @@ func differences(c Config) []string {
 	if len(c.Seeds) > 1 {
 		d = append(d, "Several seeds per rule (the paper ran one): tables show the mean and a 95% interval.")
 	}
+	for _, r := range c.OrderedRules() {
+		if s, err := nn.Spec(r); err == nil && s.PaperDeparture != "" {
+			d = append(d, s.PaperDeparture)
+		}
+	}
 	d = append(d,
-		"usf_sn normalises with the Frobenius norm (as the authors' code does), not the spectral norm the text names.",
 		"Random streams are seeded per (seed, purpose), so B0, batch order and the CKA shuffle are reproducible, unlike the authors' device RNG and unseeded shuffle.")
 	return d
 }

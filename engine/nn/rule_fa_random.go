@@ -19,7 +19,16 @@ var faRandomSpec = RuleSpec{
 	PaperChoice: Hyper{LR: 1e-3, Sigma: 0.01},
 	// B0: conv2's dense 2304×6400 operator and fc1..fc3's of W's shape.
 	StoredFeedback: int64(numel(conv2DenseShape)) + weightCount(FC1),
-	New:            func(sigma float64, seed uint64) Rule { return NewFARandom(sigma, seed) },
+	Paper: &PaperNumbers{BestVal: 0.3614, Test: 0.3577, BestEpoch: 41,
+		CKA: &[NumLayers][NumLayers]float64{
+			{.60, .17, .18, .12, .11},
+			{.58, .24, .22, .15, .13},
+			{.39, .27, .22, .18, .12},
+			{.25, .22, .18, .16, .09},
+			{.09, .16, .10, .11, .05},
+		},
+		SubsetN: map[string]int{"both_correct": 4838, "bp_only": 6538}},
+	New: func(sigma float64, seed uint64) Rule { return NewFARandom(sigma, seed) },
 }
 
 var conv2DenseShape = []int{64 * 6 * 6, 64 * 10 * 10}

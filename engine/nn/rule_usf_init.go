@@ -19,6 +19,15 @@ var usfInitSpec = RuleSpec{
 	PaperChoice: Hyper{LR: 1e-3, Sigma: 0.1},
 	// |B0| of W's shape for conv2..fc3, and the operator derived from W.
 	StoredFeedback: weightCount(Conv2), DerivedFeedback: weightCount(Conv2),
+	Paper: &PaperNumbers{BestVal: 0.7478, Test: 0.7430, BestEpoch: 50,
+		CKA: &[NumLayers][NumLayers]float64{
+			{.99, .30, .30, .20, .18},
+			{.35, .94, .62, .46, .33},
+			{.29, .63, .86, .67, .51},
+			{.21, .47, .71, .76, .59},
+			{.19, .32, .60, .75, .86},
+		},
+		SubsetN: map[string]int{"both_correct": 10009, "bp_only": 1367}},
 	New: func(sigma float64, seed uint64) Rule { return NewUSFInit(sigma, seed) },
 }
 

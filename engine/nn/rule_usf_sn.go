@@ -21,7 +21,17 @@ var usfSNSpec = RuleSpec{
 	PaperChoice: Hyper{LR: 1e-3},
 	// No B0: the operator is derived from W at every step.
 	DerivedFeedback: weightCount(Conv2),
-	New:             func(float64, uint64) Rule { return USFSN{} },
+	PaperDeparture:  "uSF SN normalises with the Frobenius norm of W (as the authors' code does), not the spectral norm the paper's text names.",
+	Paper: &PaperNumbers{BestVal: 0.7522, Test: 0.7567, BestEpoch: 49,
+		CKA: &[NumLayers][NumLayers]float64{
+			{.99, .30, .30, .20, .19},
+			{.24, .93, .57, .41, .26},
+			{.31, .58, .83, .61, .44},
+			{.22, .42, .67, .77, .60},
+			{.20, .29, .56, .74, .87},
+		},
+		SubsetN: map[string]int{"both_correct": 10083, "bp_only": 1293}},
+	New: func(float64, uint64) Rule { return USFSN{} },
 }
 
 // Name returns "usf_sn".

@@ -98,6 +98,15 @@ type RuleSpec struct {
 	// number of operator values it derives from W at every step into
 	// scratch storage.
 	StoredFeedback, DerivedFeedback int64
+	// Paper is what the paper published for the rule (Table 1, its CKA
+	// matrix against bp and its subset sizes; docs/paper.md), nil for a
+	// rule the paper did not run.
+	Paper *PaperNumbers
+	// PaperDeparture says, as a sentence starting with the rule's Display
+	// name, where the rule follows the authors' code rather than the
+	// paper's text; the report lists it for every rule run. Empty when the
+	// two agree.
+	PaperDeparture string
 	// New makes the rule; sigma and seed are ignored by rules without B0.
 	// It may assume sigma has passed CheckHyper.
 	New func(sigma float64, seed uint64) Rule
@@ -162,4 +171,20 @@ func weightCount(from int) int64 {
 		n += int64(numel(weightShapes[l]))
 	}
 	return n
+}
+
+// PaperNumbers are a rule's published results (docs/paper.md, "Published
+// results"): one run per rule in the paper. Accuracies are fractions.
+type PaperNumbers struct {
+	// BestVal is the best validation accuracy, Test the test accuracy of
+	// that checkpoint and BestEpoch (1-based) its epoch (Table 1).
+	BestVal, Test float64
+	BestEpoch     int
+	// CKA is the CKA matrix against bp on all images (Fig. 8), rows the
+	// rule's layers and columns bp's, conv1..fc3, printed to two decimals
+	// in the source; nil for bp.
+	CKA *[NumLayers][NumLayers]float64
+	// SubsetN is the number of images in the "both_correct" and "bp_only"
+	// subsets (of 15,000 validation and test images); nil for bp.
+	SubsetN map[string]int
 }

@@ -182,3 +182,33 @@ func TestByKnowledgeOrdersRulesByWhatTheyKnowOfW(t *testing.T) {
 		t.Errorf("unknown rule: err = %v, want one naming it", err)
 	}
 }
+
+// TestPaperNumbersBelongToThePapersRules checks that exactly the rules of
+// the paper carry its published numbers, that every one but bp has a CKA
+// matrix against bp and both subset sizes, and that the sizes of the two
+// disjoint subsets fit in the 15,000 images the paper compared.
+func TestPaperNumbersBelongToThePapersRules(t *testing.T) {
+	for _, s := range Specs() {
+		if (s.Paper != nil) != s.InPaper {
+			t.Errorf("%s: InPaper %v but published numbers %v", s.Name, s.InPaper, s.Paper != nil)
+			continue
+		}
+		if s.Paper == nil {
+			continue
+		}
+		p := s.Paper
+		if !(p.BestVal > 0 && p.BestVal < 1 && p.Test > 0 && p.Test < 1 && p.BestEpoch >= 1 && p.BestEpoch <= 50) {
+			t.Errorf("%s: Table 1 row %+v out of range", s.Name, *p)
+		}
+		if s.Name == Reference {
+			if p.CKA != nil || p.SubsetN != nil {
+				t.Errorf("bp carries a CKA matrix against itself")
+			}
+			continue
+		}
+		both, only := p.SubsetN["both_correct"], p.SubsetN["bp_only"]
+		if p.CKA == nil || both <= 0 || only <= 0 || both+only > 15000 {
+			t.Errorf("%s: CKA %v, subsets both_correct %d, bp_only %d", s.Name, p.CKA != nil, both, only)
+		}
+	}
+}
