@@ -129,14 +129,7 @@ func TestSmokeSurvivesRandomSIGKILLs(t *testing.T) {
 	r := rng.New(1, "crash-test")
 	for i := 0; i < kills; i++ {
 		delay := time.Duration(0.5*float64(time.Second) + 1.5*r.Float64()*float64(T)/float64(kills))
-		cmd := command(args...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		cmd, stderr, done := startChild(t, args)
 		select {
 		case err := <-done:
 			if err != nil {
@@ -175,6 +168,21 @@ func TestSmokeSurvivesRandomSIGKILLs(t *testing.T) {
 	if !bytes.Equal(got, ref) {
 		t.Fatalf("results.json after %d kills differs from the uninterrupted run:\n%s", kills, firstDiff(got, ref))
 	}
+}
+
+// startChild starts the command with args, its standard error collected
+// in stderr; done receives the result of waiting for it.
+func startChild(t *testing.T, args []string) (cmd *exec.Cmd, stderr *bytes.Buffer, done <-chan error) {
+	t.Helper()
+	cmd = command(args...)
+	stderr = new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan error, 1)
+	go func() { ch <- cmd.Wait() }()
+	return cmd, stderr, ch
 }
 
 func firstDiff(a, b []byte) string {

@@ -61,19 +61,17 @@ func findMidRun(t *testing.T, out string, old map[string]time.Time) (midRun, boo
 		}
 	}
 	sort.Strings(states)
-	{
-		for _, p := range states {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				continue // deleted by the finished run since the glob
-			}
-			st, err := train.DecodeState(bytes.NewReader(b), int64(len(b)), p)
-			if err != nil {
-				t.Fatalf("a checkpoint on disk does not decode: %v", err)
-			}
-			if st.Epoch < st.Config.Epochs {
-				return midRun{Dir: filepath.Dir(p), Rule: st.Config.Rule, Epoch: st.Epoch, Epochs: st.Config.Epochs}, true
-			}
+	for _, p := range states {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // deleted by the finished run since the glob
+		}
+		st, err := train.DecodeState(bytes.NewReader(b), int64(len(b)), p)
+		if err != nil {
+			t.Fatalf("a checkpoint on disk does not decode: %v", err)
+		}
+		if st.Epoch < st.Config.Epochs {
+			return midRun{Dir: filepath.Dir(p), Rule: st.Config.Rule, Epoch: st.Epoch, Epochs: st.Config.Epochs}, true
 		}
 	}
 	return midRun{}, false
@@ -87,14 +85,7 @@ func findMidRun(t *testing.T, out string, old map[string]time.Time) (midRun, boo
 func killMidTraining(t *testing.T, out string, args []string) (hit midRun, log string, ok bool) {
 	t.Helper()
 	old := checkpoints(out)
-	cmd := command(args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	cmd, stderr, done := startChild(t, args)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
