@@ -59,6 +59,16 @@ func damaged(format string, args ...any) error {
 	return &damageError{fmt.Sprintf(format, args...)}
 }
 
+// inputChangedError says a stage's input record is not the one the stage
+// was made from: the stage that wrote it ran again (usually in this same
+// run, after finding its own damage). The stage is redone, but nothing of
+// its own is damaged, so this is logged as information, not as a warning:
+// one damaged file gives one warning line, not one per stage downstream.
+type inputChangedError struct{ msg string }
+
+func (e *inputChangedError) Error() string        { return e.msg }
+func (e *inputChangedError) Is(target error) bool { return target == store.ErrDamaged }
+
 // isDamage reports whether err is evidence that an artifact is missing,
 // truncated or altered (rather than a failure to look, such as a
 // permission or network error).
@@ -271,11 +281,12 @@ type doneCheck struct {
 // the stage can be skipped. It reports true (counting the stage as
 // skipped) when the record exists and everything it describes checks
 // out: its seal, every artifact's digest (verifyArtifact) and every
-// input's. It reports false when there is no record, or — with one
-// warning line naming what was found and what is redone — when the record
-// or an artifact is damaged or an input changed since: the stage then
-// runs again and rewrites everything, and the stages that use it see
-// their inputs change and run again too. A record without digests
+// input's. It reports false when there is no record; when the record or
+// an artifact is damaged, with one warning line naming what was found and
+// what is redone (counter "damaged"); or when an input changed since, with
+// an information line: the stage then runs again and rewrites everything,
+// and the stages that use it see their inputs change and run again too. A
+// record without digests
 // (written before they existed) is checked by c.Legacy and, if its files
 // pass, rewritten with their digests (counter "upgraded"), without
 // redoing the stage. Errors that are not damage (permissions, network)
@@ -296,6 +307,10 @@ func loadDone(ctx context.Context, st store.Store, c doneCheck, v any) (bool, er
 	}
 	if !isDamage(err) {
 		return false, err
+	}
+	if changed := (*inputChangedError)(nil); errors.As(err, &changed) {
+		log.Infof(ctx, "%s: %v; %s", c.What, err, c.Redo)
+		return false, nil
 	}
 	damagedCounter.Inc(ctx, 1)
 	log.Warnf(ctx, "%s: %v; %s", c.What, err, c.Redo)
@@ -326,7 +341,7 @@ func checkDone(ctx context.Context, st store.Store, c doneCheck, marker string, 
 		}
 		if err := store.Verify(ctx, st, k, d); err != nil {
 			if isDamage(err) {
-				return damaged("its input %s was rewritten since it was made (the stage that wrote it was redone)", st.URI(k))
+				return &inputChangedError{fmt.Sprintf("its input %s was rewritten since it was made (the stage that wrote it was redone)", st.URI(k))}
 			}
 			return err
 		}

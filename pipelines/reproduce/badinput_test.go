@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -391,23 +393,210 @@ func TestBadInput(t *testing.T) {
 		}
 		checkUnchanged(t, out, before)
 	})
+
+	t.Run("damaged artifacts in a finished folder", func(t *testing.T) { damagedArtifacts(t) })
+}
+
+// damagedArtifacts is TestBadInput's part for damage the user did not
+// notice: a finished study's folder whose cached artifacts were truncated,
+// deleted, overwritten with garbage or edited by hand. Unlike the cases
+// above, these are not errors: the command (run as a child process, as a
+// user runs it) must exit 0 without anything deleted by hand, print one
+// warning line naming the damaged file and what it redoes, and publish
+// exactly what the undamaged study published (results.json and every file
+// under runs/, byte for byte) — never the damaged bytes.
+func damagedArtifacts(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "base")
+	args := func(out string) []string {
+		return []string{"--runner=direct", "--preset=smoke", "--rules=bp", "--epochs=1", "--out=" + out}
+	}
+	if b, err := command(args(base)...).CombinedOutput(); err != nil {
+		t.Fatalf("the undamaged study failed: %v\n%s", err, tail(string(b)))
+	}
+	published := func(dir string) map[string][32]byte {
+		m := map[string][32]byte{}
+		for k, h := range snapshot(t, dir) {
+			if k == transforms.ResultsFile || strings.HasPrefix(k, "runs/") {
+				m[k] = h
+			}
+		}
+		return m
+	}
+	want := published(base)
+	if len(want) < 3 {
+		t.Fatalf("the undamaged study published only %v", want)
+	}
+	one := func(pattern string) string {
+		t.Helper()
+		m, _ := filepath.Glob(filepath.Join(base, pattern))
+		if len(m) != 1 {
+			t.Fatalf("%s matches %v, want one file", pattern, m)
+		}
+		rel, _ := filepath.Rel(base, m[0])
+		return rel
+	}
+	model := one(filepath.Join(transforms.StageTrain, "*", transforms.ModelFile))
+	hist := one(filepath.Join(transforms.StageTrain, "*", transforms.HistoryFile))
+	result := one(filepath.Join(transforms.StageTrain, "*", transforms.ResultFile))
+	feature := one(filepath.Join("extract", "*", "conv2.safetensors"))
+
+	truncate := func(p string) error {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		return os.Truncate(p, fi.Size()*2/3)
+	}
+	editNumber := func(p string) error {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		i := bytes.Index(b, []byte(`"TestAcc": `))
+		if i < 0 {
+			return fmt.Errorf("no TestAcc in %s", p)
+		}
+		i += len(`"TestAcc": `)
+		j := i + bytes.IndexAny(b[i:], ",\n}")
+		return os.WriteFile(p, append(append(append([]byte{}, b[:i]...), "0.999"...), b[j:]...), 0o644)
+	}
+	for _, tc := range []struct {
+		name, file string
+		damage     func(p string) error
+		redo       string // what the warning says is redone
+	}{
+		{"truncated model.safetensors", model, truncate, "training it again"},
+		{"deleted model.safetensors", model, os.Remove, "training it again"},
+		{"garbage history.json", hist, func(p string) error { return os.WriteFile(p, []byte("{not json"), 0o644) }, "training it again"},
+		{"a hand-edited number in result.json", result, editNumber, "training it again"},
+		{"deleted extract file", feature, os.Remove, "extracting its features again"},
+		{"truncated extract file", feature, truncate, "extracting its features again"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			copyTree(t, base, out)
+			if err := tc.damage(filepath.Join(out, tc.file)); err != nil {
+				t.Fatal(err)
+			}
+			b, err := command(args(out)...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("the re-run on the damaged folder failed: %v\n%s", err, tail(string(b)))
+			}
+			var warnings []string
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.Contains(l, "warning: ") {
+					warnings = append(warnings, l)
+				}
+			}
+			if len(warnings) != 1 {
+				t.Fatalf("%d warning lines, want 1 naming the damage:\n%s", len(warnings), strings.Join(warnings, "\n"))
+			}
+			t.Logf("%s", warnings[0])
+			for _, w := range []string{filepath.Base(tc.file), tc.redo} {
+				if !strings.Contains(warnings[0], w) {
+					t.Errorf("the warning does not contain %q", w)
+				}
+			}
+			if strings.Contains(warnings[0], "delete it") || strings.Contains(warnings[0], "by hand") {
+				t.Error("the warning asks the user to delete something")
+			}
+			sameFiles(t, "the published files against the undamaged study's", published(out), want)
+			// A record holds wall-clock times, so only the artifacts
+			// themselves come back byte for byte (the record's numbers are
+			// in results.json, compared above).
+			if tc.file == result {
+				return
+			}
+			if g, w := snapshot(t, out)[tc.file], snapshot(t, base)[tc.file]; g != w {
+				t.Errorf("%s was not restored to the undamaged study's bytes", tc.file)
+			}
+		})
+	}
+
+	// The repair itself killed: SIGKILL the moment the command has
+	// warned about the damage (it is then retraining), and start it again.
+	// The second start must find the damage again (nothing was accepted
+	// half-repaired) or the repair complete, and publish the undamaged
+	// study's files.
+	t.Run("truncated model.safetensors, the repair killed with SIGKILL", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		copyTree(t, base, out)
+		if err := truncate(filepath.Join(out, model)); err != nil {
+			t.Fatal(err)
+		}
+		cmd := command(args(out)...)
+		pipe, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		warned := false
+		for sc := bufio.NewScanner(pipe); sc.Scan(); {
+			if strings.Contains(sc.Text(), "warning: ") && strings.Contains(sc.Text(), transforms.ModelFile) {
+				warned = true
+				cmd.Process.Signal(syscall.SIGKILL)
+				break
+			}
+		}
+		go io.Copy(io.Discard, pipe)
+		if err := cmd.Wait(); warned && err == nil {
+			t.Log("the repair finished before the kill landed")
+		} else if !warned {
+			t.Fatalf("the command never warned about the truncated model (exit: %v)", err)
+		}
+		if b, err := command(args(out)...).CombinedOutput(); err != nil {
+			t.Fatalf("the start after the kill failed: %v\n%s", err, tail(string(b)))
+		}
+		sameFiles(t, "the published files against the undamaged study's", published(out), want)
+	})
+}
+
+// copyTree copies the files under src to dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		q := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(q), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(q, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // checkUnchanged fails unless dir holds exactly the files of before, byte
 // for byte.
 func checkUnchanged(t *testing.T, dir string, before map[string][32]byte) {
 	t.Helper()
-	after := snapshot(t, dir)
-	for k, h := range before {
-		if a, ok := after[k]; !ok {
-			t.Errorf("pre-existing %s was removed", k)
-		} else if a != h {
-			t.Errorf("pre-existing %s was changed", k)
+	sameFiles(t, "the pre-existing output folder", snapshot(t, dir), before)
+}
+
+// sameFiles fails for every file of want that got lacks or holds with
+// other bytes, and for every file of got that want lacks.
+func sameFiles(t *testing.T, what string, got, want map[string][32]byte) {
+	t.Helper()
+	for k, h := range want {
+		if g, ok := got[k]; !ok {
+			t.Errorf("%s: %s is missing", what, k)
+		} else if g != h {
+			t.Errorf("%s: %s was changed", what, k)
 		}
 	}
-	for k := range after {
-		if _, ok := before[k]; !ok {
-			t.Errorf("new file %s in the pre-existing output folder", k)
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: %s is new", what, k)
 		}
 	}
 }
