@@ -3,7 +3,6 @@ package nn
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/fabeam/fabeam/engine/gemm"
 )
@@ -86,7 +85,7 @@ type Model struct {
 	dConv1Ready bool
 
 	// parallel kernels (parallel.go, fused.go)
-	wg       sync.WaitGroup
+	par      parallel
 	im2colT  im2colTask
 	col2imT  col2imTask
 	epiT     epilogueTask
@@ -190,10 +189,10 @@ func (m *Model) convForward(out, pool []float32, arg []int32, col, inp, w, b []f
 	o := hw - k + 1
 	ckk := c * k * k
 	m.im2colT = im2colTask{col: col, inp: inp, c: c, h: hw, wd: hw, kh: k, kwid: k}
-	parallelFor(&m.wg, n, 1, &m.im2colT)
+	parallelFor(&m.par, n, 1, &m.im2colT)
 	gemm.Sgemm(false, true, n*o*o, oc, ckk, 1, col, ckk, w, ckk, 0, m.nhwc, oc)
 	m.epiT = epilogueTask{out: out, pool: pool, arg: arg, nhwc: m.nhwc, b: b, oc: oc, oh: o, o: o}
-	parallelFor(&m.wg, n, 1, &m.epiT)
+	parallelFor(&m.par, n, 1, &m.epiT)
 	m.im2colT, m.epiT = im2colTask{}, epilogueTask{} // drop references
 }
 
@@ -206,7 +205,7 @@ func (m *Model) convBackward(dw, db, dpre, dpool []float32, arg []int32, pooled,
 	const oc, k = 64, 5
 	o := hw - k + 1
 	m.poolBack = poolBackTask{dpre: dpre, dnhwc: m.nhwc, dbPart: m.dbPart, dpool: dpool, arg: arg, pooled: pooled, oc: oc, oh: o, ow: o}
-	parallelFor(&m.wg, n, 1, &m.poolBack)
+	parallelFor(&m.par, n, 1, &m.poolBack)
 	m.poolBack = poolBackTask{}
 	addBiasGrad(db, m.dbPart, n, oc)
 	if ckk := c * k * k; ckk%16 != 0 {
@@ -332,7 +331,7 @@ func (m *Model) conv2Feedback(n int) {
 func (m *Model) conv2BackwardInput(dinp, fb []float32, n int) {
 	gemm.Sgemm(false, false, n*36, col2Row, 64, 1, m.nhwc, 64, fb, col2Row, 0, m.dcol2, col2Row)
 	m.col2imT = col2imTask{dinp: dinp, dcol: m.dcol2, c: 64, h: 10, wd: 10, kh: 5, kwid: 5}
-	parallelFor(&m.wg, n, 1, &m.col2imT)
+	parallelFor(&m.par, n, 1, &m.col2imT)
 	m.col2imT = col2imTask{}
 }
 
