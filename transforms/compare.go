@@ -200,6 +200,8 @@ func (f *CompareFn) ProcessElement(ctx context.Context, t CompareTask, emit func
 
 // pair compares row against col. loadRow or loadCol, when not nil, return
 // already-loaded features (the task's bp model); otherwise they are read.
+// A comparison already done is loaded instead (Skipped); one with a
+// diverged run records a note and no matrices.
 func (f *CompareFn) pair(ctx context.Context, st store.Store, row, col ExtractResult,
 	loadRow, loadCol func() (*modelFeatures, error)) (CompareResult, error) {
 	key := CompareKey(f.Cfg, row, col)
@@ -220,41 +222,16 @@ func (f *CompareFn) pair(ctx context.Context, st store.Store, row, col ExtractRe
 	if err != nil {
 		return res, err
 	}
-	for _, e := range []ExtractResult{row, col} {
-		var run RunResult
-		if _, err := readRecord(ctx, st, store.Join(e.RunKey, ResultFile), &run); err != nil {
-			return res, fmt.Errorf("compare: result of the run behind %s: %w", e.Key, err)
-		}
-		if run.Diverged {
-			res.Notes = append(res.Notes, fmt.Sprintf("%s left out: %s seed %d diverged at step %d.",
-				what, run.Rule, run.Seed, run.DivergedStep))
-		}
+	res.Notes, err = divergedNotes(ctx, st, what, row, col)
+	if err != nil {
+		return res, err
 	}
 	if len(res.Notes) == 0 {
-		load := func(fn func() (*modelFeatures, error), e ExtractResult) (*modelFeatures, error) {
-			if fn != nil {
-				return fn()
-			}
-			return loadModelFeatures(ctx, st, e)
-		}
-		rf, err := load(loadRow, row)
+		entries, notes, err := f.measure(ctx, st, what, row, col, loadRow, loadCol)
 		if err != nil {
 			return res, err
 		}
-		cf, err := load(loadCol, col)
-		if err != nil {
-			return res, err
-		}
-		if !slices.Equal(rf.labels, cf.labels) {
-			return res, fmt.Errorf("compare: %s and %s hold different images (labels differ); both must come from dataset %s — delete them so Extract runs again",
-				st.URI(row.Key), st.URI(col.Key), row.DatasetKey)
-		}
-		pair := compare.Pair{Seed: row.Seed, Rule: row.Rule, Reference: col.Rule, ReferenceSeed: col.Seed}
-		entries, err := compare.CKAMatrices(&cf.Features, &rf.Features, rf.labels, pair, CKAOptions(f.Cfg, row.Seed))
-		if err != nil {
-			return res, fmt.Errorf("compare: %w (check the cka settings of the configuration)", err)
-		}
-		res.Entries, res.Notes = finiteEntries(ckaEntries(entries), what)
+		res.Entries, res.Notes = entries, notes
 	}
 	res.WallSeconds = time.Since(start).Seconds()
 	if err := putDone(ctx, st, marker, res, Integrity{Inputs: inputs}); err != nil {
@@ -262,6 +239,61 @@ func (f *CompareFn) pair(ctx context.Context, st store.Store, row, col ExtractRe
 	}
 	log.Infof(ctx, "%s: %d matrices in %.1fs", what, len(res.Entries), res.WallSeconds)
 	return res, nil
+}
+
+// divergedNotes reads the training result behind each of row and col and
+// returns a note, for the comparison what, for each whose run diverged
+// (such a comparison is left out); with an error it returns the notes so
+// far.
+func divergedNotes(ctx context.Context, st store.Store, what string, row, col ExtractResult) ([]string, error) {
+	var notes []string
+	for _, e := range []ExtractResult{row, col} {
+		var run RunResult
+		if _, err := readRecord(ctx, st, store.Join(e.RunKey, ResultFile), &run); err != nil {
+			return notes, fmt.Errorf("compare: result of the run behind %s: %w", e.Key, err)
+		}
+		if run.Diverged {
+			notes = append(notes, fmt.Sprintf("%s left out: %s seed %d diverged at step %d.",
+				what, run.Rule, run.Seed, run.DivergedStep))
+		}
+	}
+	return notes, nil
+}
+
+// measure loads both models' features (through loadRow and loadCol when
+// not nil), checks that they hold the same images, and computes the CKA
+// matrices of row's layers against col's on every subset, keeping the
+// finite ones and a note for each left out.
+func (f *CompareFn) measure(ctx context.Context, st store.Store, what string, row, col ExtractResult,
+	loadRow, loadCol func() (*modelFeatures, error)) ([]results.CKAEntry, []string, error) {
+	rf, err := featuresOf(ctx, st, loadRow, row)
+	if err != nil {
+		return nil, nil, err
+	}
+	cf, err := featuresOf(ctx, st, loadCol, col)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !slices.Equal(rf.labels, cf.labels) {
+		return nil, nil, fmt.Errorf("compare: %s and %s hold different images (labels differ); both must come from dataset %s — delete them so Extract runs again",
+			st.URI(row.Key), st.URI(col.Key), row.DatasetKey)
+	}
+	pair := compare.Pair{Seed: row.Seed, Rule: row.Rule, Reference: col.Rule, ReferenceSeed: col.Seed}
+	entries, err := compare.CKAMatrices(&cf.Features, &rf.Features, rf.labels, pair, CKAOptions(f.Cfg, row.Seed))
+	if err != nil {
+		return nil, nil, fmt.Errorf("compare: %w (check the cka settings of the configuration)", err)
+	}
+	kept, notes := finiteEntries(ckaEntries(entries), what)
+	return kept, notes, nil
+}
+
+// featuresOf returns e's features: from load when it is not nil (features
+// already loaded), else read from e's extraction.
+func featuresOf(ctx context.Context, st store.Store, load func() (*modelFeatures, error), e ExtractResult) (*modelFeatures, error) {
+	if load != nil {
+		return load()
+	}
+	return loadModelFeatures(ctx, st, e)
 }
 
 // finiteEntries drops the entries whose matrix holds NaN or ±Inf (a layer

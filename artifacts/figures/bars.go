@@ -10,6 +10,7 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -152,73 +153,107 @@ func GridSearch(points []results.GridPoint) ([]byte, error) {
 	}
 	var panels []*plot.Plot
 	for _, rule := range rules {
-		ps := pts[rule]
-		best := bestPoint(ps)
-		title := RuleName(rule) + " (all diverged)"
-		if best >= 0 {
-			title = fmt.Sprintf("%s — best %.1f%% at %s", RuleName(rule), 100*ps[best].ValAcc,
-				strings.ReplaceAll(PointLabel(ps[best].Point, varyWD[rule], varySigma[rule]), "\n", ", "))
+		p, err := gridPanel(rule, pts[rule], varyWD[rule], varySigma[rule], rules)
+		if err != nil {
+			return nil, err
 		}
-		p := newPlot(title, "", "validation accuracy (%)")
-		p.Title.TextStyle.Font.Size = vg.Points(11)
-		gr := plotter.NewGrid()
-		gr.Vertical.Color = nil
-		p.Add(gr)
-		c := ruleColor(rule, rules)
-		names := make([]string, len(ps))
-		lbl := &plotter.Labels{}
-		for i, g := range ps {
-			names[i] = PointLabel(g.Point, varyWD[rule], varySigma[rule])
-			sty := p.Title.TextStyle
-			sty.Font.Size = vg.Points(8)
-			sty.XAlign = draw.XCenter
-			sty.YAlign = draw.YBottom
-			sty.Color = color.Black
-			s := fmt.Sprintf("%.1f", 100*g.ValAcc)
-			y := 100 * g.ValAcc
-			if g.Diverged {
-				s, y = "diverged", 0
-				sty.Color = color.RGBA{200, 0, 0, 255}
-				sty.Rotation = math.Pi / 2
-				sty.XAlign = draw.XLeft
-				sty.YAlign = draw.YCenter
-			}
-			lbl.XYs = append(lbl.XYs, plotter.XY{X: float64(i), Y: y})
-			lbl.Labels = append(lbl.Labels, s)
-			lbl.TextStyle = append(lbl.TextStyle, sty)
-
-			v := plotter.Values{0}
-			if !g.Diverged {
-				v[0] = 100 * g.ValAcc
-			}
-			bc, err := plotter.NewBarChart(v, vg.Points(16))
-			if err != nil {
-				return nil, fmt.Errorf("figures: GridSearch: rule %q: %w", rule, err)
-			}
-			bc.XMin = float64(i)
-			bc.LineStyle.Width = 0
-			bc.Color = withAlpha(c, 0.4)
-			if i == best {
-				bc.Color = c
-			}
-			p.Add(bc)
-		}
-		lbl.Offset = vg.Point{Y: vg.Points(2)}
-		p.Add(lbl)
-		p.NominalX(names...)
-		p.X.Tick.Label.Font.Size = vg.Points(8)
-		p.Y.Min = 0
-		top := 0.0
-		for _, g := range ps {
-			if !g.Diverged {
-				top = math.Max(top, 100*g.ValAcc)
-			}
-		}
-		p.Y.Max = math.Max(10, math.Ceil(top*1.15/10)*10)
 		panels = append(panels, p)
 	}
 	cols := min(3, len(panels))
 	g := grid(panels, cols)
 	return renderPanels("Hyper-parameter search (validation accuracy per grid point)", nil, g,
 		vg.Length(4.2*float64(cols))*vg.Inch, vg.Length(3.8*float64(len(g)))*vg.Inch)
+}
+
+// gridPanel draws one rule's grid-search panel: its points ps (sorted) as
+// bars labelled with the varying hyper-parameters, each with its value or
+// "diverged" above it, titled with the best point.
+func gridPanel(rule string, ps []results.GridPoint, varyWD, varySigma bool, rules []string) (*plot.Plot, error) {
+	best := bestPoint(ps)
+	title := RuleName(rule) + " (all diverged)"
+	if best >= 0 {
+		title = fmt.Sprintf("%s — best %.1f%% at %s", RuleName(rule), 100*ps[best].ValAcc,
+			strings.ReplaceAll(PointLabel(ps[best].Point, varyWD, varySigma), "\n", ", "))
+	}
+	p := newPlot(title, "", "validation accuracy (%)")
+	p.Title.TextStyle.Font.Size = vg.Points(11)
+	gr := plotter.NewGrid()
+	gr.Vertical.Color = nil
+	p.Add(gr)
+	c := ruleColor(rule, rules)
+	names := make([]string, len(ps))
+	lbl := &plotter.Labels{}
+	for i, g := range ps {
+		names[i] = PointLabel(g.Point, varyWD, varySigma)
+		s, y, sty := gridValueLabel(p.Title.TextStyle, g)
+		lbl.XYs = append(lbl.XYs, plotter.XY{X: float64(i), Y: y})
+		lbl.Labels = append(lbl.Labels, s)
+		lbl.TextStyle = append(lbl.TextStyle, sty)
+		bc, err := gridBar(i, g, i == best, c)
+		if err != nil {
+			return nil, fmt.Errorf("figures: GridSearch: rule %q: %w", rule, err)
+		}
+		p.Add(bc)
+	}
+	lbl.Offset = vg.Point{Y: vg.Points(2)}
+	p.Add(lbl)
+	p.NominalX(names...)
+	p.X.Tick.Label.Font.Size = vg.Points(8)
+	p.Y.Min = 0
+	p.Y.Max = gridYMax(ps)
+	return p, nil
+}
+
+// gridValueLabel returns the text printed above point g's bar, its height
+// and its style (derived from base): the accuracy in percent in black, or
+// "diverged" in red, written vertically from the axis up.
+func gridValueLabel(base text.Style, g results.GridPoint) (string, float64, text.Style) {
+	sty := base
+	sty.Font.Size = vg.Points(8)
+	sty.XAlign = draw.XCenter
+	sty.YAlign = draw.YBottom
+	sty.Color = color.Black
+	s := fmt.Sprintf("%.1f", 100*g.ValAcc)
+	y := 100 * g.ValAcc
+	if g.Diverged {
+		s, y = "diverged", 0
+		sty.Color = color.RGBA{200, 0, 0, 255}
+		sty.Rotation = math.Pi / 2
+		sty.XAlign = draw.XLeft
+		sty.YAlign = draw.YCenter
+	}
+	return s, y, sty
+}
+
+// gridBar makes point g's bar at x = i: its accuracy in percent (zero
+// height when it diverged), in colour c for the best point and paler
+// otherwise.
+func gridBar(i int, g results.GridPoint, best bool, c color.RGBA) (*plotter.BarChart, error) {
+	v := plotter.Values{0}
+	if !g.Diverged {
+		v[0] = 100 * g.ValAcc
+	}
+	bc, err := plotter.NewBarChart(v, vg.Points(16))
+	if err != nil {
+		return nil, err
+	}
+	bc.XMin = float64(i)
+	bc.LineStyle.Width = 0
+	bc.Color = withAlpha(c, 0.4)
+	if best {
+		bc.Color = c
+	}
+	return bc, nil
+}
+
+// gridYMax is the top of a grid panel's y axis: 15% above the highest
+// non-diverged accuracy, rounded up to a multiple of 10, and at least 10.
+func gridYMax(ps []results.GridPoint) float64 {
+	top := 0.0
+	for _, g := range ps {
+		if !g.Diverged {
+			top = math.Max(top, 100*g.ValAcc)
+		}
+	}
+	return math.Max(10, math.Ceil(top*1.15/10)*10)
 }

@@ -475,3 +475,23 @@ func TestTickLabelsHaveNoFloatingPointResidue(t *testing.T) {
 }
 
 func ptr(x float64) *float64 { return &x }
+
+// A figure-wide legend keeps the first entry of each name, in the order the
+// names first came: a rule drawn in several panels is listed once, with the
+// style of its first panel.
+func TestFigureLegendKeepsTheFirstEntryOfEachName(t *testing.T) {
+	var l figureLegend
+	red, blue := color.RGBA{R: 255, A: 255}, color.RGBA{B: 255, A: 255}
+	l.add(legendEntry{Name: "BP", Color: red, Width: 1})
+	l.add(legendEntry{Name: "chance (0.5)", Color: blue, Width: 2})
+	l.add(legendEntry{Name: "BP", Color: blue, Width: 3})
+	if len(l.entries) != 2 {
+		t.Fatalf("got %d entries, want 2: %+v", len(l.entries), l.entries)
+	}
+	if e := l.entries[0]; e.Name != "BP" || e.Color != red || e.Width != 1 {
+		t.Errorf("first entry %+v, want BP in red, width 1 (the first added)", e)
+	}
+	if e := l.entries[1]; e.Name != "chance (0.5)" || e.Color != blue || e.Width != 2 {
+		t.Errorf("second entry %+v, want chance (0.5) in blue, width 2", e)
+	}
+}

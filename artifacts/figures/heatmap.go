@@ -74,6 +74,19 @@ func (g CKAGroup) NLabel() string {
 // (SortRules), then subset order (Subsets, unknown subsets after by name).
 // It returns an error naming the entry when a matrix is not 5×5.
 func GroupCKA(entries []results.CKAEntry) ([]CKAGroup, error) {
+	groups, members := bucketCKA(entries)
+	for i := range groups {
+		if err := averageCKA(&groups[i], members[i]); err != nil {
+			return nil, err
+		}
+	}
+	sortCKAGroups(groups)
+	return groups, nil
+}
+
+// bucketCKA splits entries into one group per (rule, reference, subset), in
+// order of first appearance, and returns each group's entries beside it.
+func bucketCKA(entries []results.CKAEntry) ([]CKAGroup, [][]results.CKAEntry) {
 	type key struct{ rule, ref, subset string }
 	idx := map[key]int{}
 	var groups []CKAGroup
@@ -89,50 +102,53 @@ func GroupCKA(entries []results.CKAEntry) ([]CKAGroup, error) {
 		}
 		members[i] = append(members[i], e)
 	}
-	for i := range groups {
-		ms := members[i]
-		sort.SliceStable(ms, func(a, b int) bool { return ms[a].Seed < ms[b].Seed })
-		var sum [][]float64
-		for _, e := range ms {
-			if e.TooSmall {
-				groups[i].TooSmall++
-				continue
-			}
-			if err := checkMatrix(e); err != nil {
-				return nil, err
-			}
-			if sum == nil {
-				sum = zeros(len(Layers))
-			}
-			for r := range e.Matrix {
-				for c := range e.Matrix[r] {
-					sum[r][c] += e.Matrix[r][c]
-				}
-			}
-			groups[i].Seeds = append(groups[i].Seeds, e.Seed)
-			groups[i].N = append(groups[i].N, e.N)
+	return groups, members
+}
+
+// averageCKA fills g from its entries ms, taken in seed order: entries
+// marked TooSmall are only counted, every other one must hold a 5×5 matrix
+// and contributes its seed, its n and its matrix to g's elementwise mean.
+func averageCKA(g *CKAGroup, ms []results.CKAEntry) error {
+	sort.SliceStable(ms, func(a, b int) bool { return ms[a].Seed < ms[b].Seed })
+	var sum [][]float64
+	for _, e := range ms {
+		if e.TooSmall {
+			g.TooSmall++
+			continue
 		}
-		if sum != nil {
-			k := float64(len(groups[i].Seeds))
-			for r := range sum {
-				for c := range sum[r] {
-					sum[r][c] /= k
-				}
-			}
-			groups[i].Matrix = sum
+		if err := checkMatrix(e); err != nil {
+			return err
 		}
+		if sum == nil {
+			sum = zeros(len(Layers))
+		}
+		for r := range e.Matrix {
+			for c := range e.Matrix[r] {
+				sum[r][c] += e.Matrix[r][c]
+			}
+		}
+		g.Seeds = append(g.Seeds, e.Seed)
+		g.N = append(g.N, e.N)
 	}
+	if sum != nil {
+		k := float64(len(g.Seeds))
+		for r := range sum {
+			for c := range sum[r] {
+				sum[r][c] /= k
+			}
+		}
+		g.Matrix = sum
+	}
+	return nil
+}
+
+// sortCKAGroups orders groups for the report: rule comparisons before the
+// noise ceiling, then by rule (SortRules), reference, subset (Subsets order,
+// unknown subsets after) and subset name.
+func sortCKAGroups(groups []CKAGroup) {
 	rank := map[string]int{}
 	for i, r := range SortRules(uniqueRules(groups)) {
 		rank[r] = i
-	}
-	srank := func(s string) int {
-		for i, o := range Subsets {
-			if o == s {
-				return i
-			}
-		}
-		return len(Subsets)
 	}
 	sort.SliceStable(groups, func(a, b int) bool {
 		ga, gb := groups[a], groups[b]
@@ -145,12 +161,22 @@ func GroupCKA(entries []results.CKAEntry) ([]CKAGroup, error) {
 		if ga.Reference != gb.Reference {
 			return ga.Reference < gb.Reference
 		}
-		if srank(ga.Subset) != srank(gb.Subset) {
-			return srank(ga.Subset) < srank(gb.Subset)
+		if subsetRank(ga.Subset) != subsetRank(gb.Subset) {
+			return subsetRank(ga.Subset) < subsetRank(gb.Subset)
 		}
 		return ga.Subset < gb.Subset
 	})
-	return groups, nil
+}
+
+// subsetRank is s's position in Subsets, or len(Subsets) for a subset not
+// listed there.
+func subsetRank(s string) int {
+	for i, o := range Subsets {
+		if o == s {
+			return i
+		}
+	}
+	return len(Subsets)
 }
 
 func uniqueRules(gs []CKAGroup) []string {

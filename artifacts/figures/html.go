@@ -167,12 +167,38 @@ func matrixView(title string, m [][]float64) ckaView {
 	return v
 }
 
+// buildView formats r into the page's view model, every cell as text; with
+// withImages the figures are embedded as data URLs, otherwise they are
+// referenced as figures/<name>.png.
 func buildView(r *Report, withImages bool) (*pageView, error) {
 	v := &pageView{Title: r.Title, Preset: r.Results.Preset, Config: r.Config, Differences: r.Differences}
 	if v.Title == "" {
 		v.Title = "fabeam report"
 	}
-	for _, row := range Table1(r.Results) {
+	v.Table1 = table1Rows(r.Results)
+	if n := r.Results.TestHead; n > 0 {
+		v.TestHead = fmt.Sprintf("test, records 0–%d (ours)", n-1)
+	}
+	groups, err := GroupCKA(r.Results.CKA)
+	if err != nil {
+		return nil, err
+	}
+	v.CKAAll, v.CKAOther = ckaViews(groups)
+	v.Efficiency = efficiencyRows(r.Efficiency)
+	v.Alignment = alignmentRows(r.Results.Alignment)
+	v.Grid = gridRows(r.Results)
+	v.Knowledge = knowledgeRows(r.Results.Knowledge)
+	v.Signal, v.SignalNotes = signalTableRows(r.Histories)
+	v.Figures = figureViews(r.Figures, withImages)
+	return v, nil
+}
+
+// table1Rows formats Table 1: per rule its hyper-parameters, seed and
+// divergence counts, our accuracies with their intervals, the best epochs,
+// and the paper's numbers with our difference from them ("—" where absent).
+func table1Rows(res results.Results) []table1View {
+	var rows []table1View
+	for _, row := range Table1(res) {
 		t := table1View{Rule: row.Rule, Name: RuleName(row.Rule), HP: hpText(row.Rule, row.Hyperparameters),
 			Seeds: strconv.Itoa(row.Seeds), Diverged: strconv.Itoa(row.Diverged),
 			Val: pctCI(row.BestVal, row.BestValHalf), Test: pctCI(row.Test, row.TestHalf), TestHead: pctCI(row.TestHead, row.TestHeadHalf),
@@ -191,16 +217,16 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 				t.DeltaTest = fmt.Sprintf("%+.2f", 100*(row.Test-p.Test))
 			}
 		}
-		v.Table1 = append(v.Table1, t)
+		rows = append(rows, t)
 	}
-	if n := r.Results.TestHead; n > 0 {
-		v.TestHead = fmt.Sprintf("test, records 0–%d (ours)", n-1)
-	}
+	return rows
+}
 
-	groups, err := GroupCKA(r.Results.CKA)
-	if err != nil {
-		return nil, err
-	}
+// ckaViews formats the CKA groups as titled matrices. A rule's all-images
+// matrix goes into all, paired with the paper's matrix when the paper
+// published one against BP; every other subset, and the noise ceiling,
+// goes into other, titled with the paper's n for that subset where known.
+func ckaViews(groups []CKAGroup) (all []ckaPair, other []ckaView) {
 	for _, g := range groups {
 		title := fmt.Sprintf("%s vs %s — %s (%s)", RuleName(g.Rule), RuleName(g.Reference), SubsetName(g.Subset), g.NLabel())
 		if g.NoiseCeiling() {
@@ -211,25 +237,38 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 		}
 		ours := matrixView(title, g.Matrix)
 		if g.Subset == "all" && !g.NoiseCeiling() {
-			pair := ckaPair{Ours: ours}
-			if pm, ok := PaperCKA[g.Rule]; ok && g.Reference == nn.Reference {
-				m := make([][]float64, len(pm))
-				for i := range pm {
-					m[i] = pm[i][:]
-				}
-				pair.Paper = matrixView(fmt.Sprintf("Paper: %s vs BP — all images (n = 15000)", RuleName(g.Rule)), m)
-				pair.HasPaper = true
-			}
-			v.CKAAll = append(v.CKAAll, pair)
+			all = append(all, paperPair(g, ours))
 			continue
 		}
 		if n, ok := PaperSubsetN[g.Subset][g.Rule]; ok && !g.NoiseCeiling() {
 			ours.Title += fmt.Sprintf("; paper n = %d", n)
 		}
-		v.CKAOther = append(v.CKAOther, ours)
+		other = append(other, ours)
 	}
+	return all, other
+}
 
-	for _, e := range r.Efficiency {
+// paperPair pairs our all-images matrix for g with the paper's matrix for
+// the same rule, when the paper published one and g's reference is BP.
+func paperPair(g CKAGroup, ours ckaView) ckaPair {
+	pair := ckaPair{Ours: ours}
+	if pm, ok := PaperCKA[g.Rule]; ok && g.Reference == nn.Reference {
+		m := make([][]float64, len(pm))
+		for i := range pm {
+			m[i] = pm[i][:]
+		}
+		pair.Paper = matrixView(fmt.Sprintf("Paper: %s vs BP — all images (n = 15000)", RuleName(g.Rule)), m)
+		pair.HasPaper = true
+	}
+	return pair
+}
+
+// efficiencyRows formats one efficiency row per rule run: feedback storage,
+// derived values and extra memory, and the measured images/s and backward
+// share ("not measured" and "—" when the run measured no throughput).
+func efficiencyRows(effs []EfficiencyRow) []effView {
+	var rows []effView
+	for _, e := range effs {
 		ev := effView{Name: RuleName(e.Rule), Params: thousands(e.FeedbackParams), Derived: thousands(e.DerivedFeedback),
 			Bytes: bytesText(e.ExtraBytes), IPS: "not measured", Share: "—"}
 		if e.ImagesPerSec > 0 {
@@ -239,32 +278,41 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 			}
 			ev.Share = fmt.Sprintf("%.1f%%", 100*e.BackwardShare)
 		}
-		v.Efficiency = append(v.Efficiency, ev)
+		rows = append(rows, ev)
 	}
+	return rows
+}
 
-	for _, rule := range sortedKeys(r.Results.Alignment) {
-		a := r.Results.Alignment[rule]
+// alignmentRows formats, per rule in name order, the local alignment angle
+// of every layer after conv1 as "first → final" degrees.
+func alignmentRows(alignment map[string]results.AlignmentSummary) []alignView {
+	var rows []alignView
+	for _, rule := range sortedKeys(alignment) {
+		a := alignment[rule]
 		av := alignView{Name: RuleName(rule)}
 		for _, l := range Layers[1:] {
 			av.Layers = append(av.Layers, firstFinal(a.LocalAngleFirst, a.LocalAngleFinal, l, "%.1f°"))
 		}
-		v.Alignment = append(v.Alignment, av)
+		rows = append(rows, av)
 	}
+	return rows
+}
 
-	v.Grid = gridRows(r.Results)
-	v.Knowledge = knowledgeRows(r.Results.Knowledge)
-	v.Signal, v.SignalNotes = signalTableRows(r.Histories)
-
-	for _, f := range r.Figures {
+// figureViews lists the figures with their captions, each image either
+// embedded as a base64 data URL (withImages) or referenced as
+// figures/<name>.png.
+func figureViews(figs []Figure, withImages bool) []figView {
+	var views []figView
+	for _, f := range figs {
 		fv := figView{Name: f.Name, Caption: f.Caption, Src: template.URL("figures/" + f.Name + ".png")}
 		if withImages {
 			// The data URL is built here from our own PNG bytes, so it is
 			// safe to mark as a URL for html/template.
 			fv.Src = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(f.PNG))
 		}
-		v.Figures = append(v.Figures, fv)
+		views = append(views, fv)
 	}
-	return v, nil
+	return views
 }
 
 // gridRows lists every grid point in results order. A point is "chosen"

@@ -167,8 +167,7 @@ func smoothedPanels(fn, title, ylabel string, yMin float64, h map[string][]resul
 	get func(*results.History) map[string][]float64, ref float64, refName string) ([]byte, error) {
 	allRules := sortedKeys(h)
 	var panels []*plot.Plot
-	var legend []legendEntry
-	inLegend := map[string]bool{}
+	var legend figureLegend
 	for _, layer := range Layers {
 		series := stepSeries(h, layer, get)
 		delete(series, nn.Reference)
@@ -179,42 +178,15 @@ func smoothedPanels(fn, title, ylabel string, yMin float64, h map[string][]resul
 		p.Add(plotter.NewGrid())
 		maxLen := 0
 		for _, rule := range sortedKeys(series) {
-			mean, _, _ := seriesStats(series[rule])
-			maxLen = max(maxLen, len(mean))
-			c := ruleColor(rule, allRules)
-			if err := addRaw(p, mean, c); err != nil {
-				return nil, err
-			}
-			xs := make([]float64, len(mean))
-			for i := range xs {
-				xs[i] = float64(i + 1)
-			}
-			l, err := xyLine(xs, EMA(mean, EMAAlpha), c, vg.Points(1.8))
+			n, err := addSmoothedRule(p, rule, series[rule], ruleColor(rule, allRules), &legend)
 			if err != nil {
 				return nil, err
 			}
-			if l != nil {
-				p.Add(l)
-				label := RuleName(rule)
-				if k := len(series[rule]); k > 1 {
-					label = fmt.Sprintf("%s (mean of %d seeds)", label, k)
-				}
-				if !inLegend[label] {
-					inLegend[label] = true
-					legend = append(legend, legendEntry{Name: label, Color: c, Width: l.LineStyle.Width})
-				}
-			}
+			maxLen = max(maxLen, n)
 		}
 		if !math.IsNaN(ref) {
-			l, err := xyLine([]float64{1, float64(max(maxLen, 2))}, []float64{ref, ref}, color.Gray{Y: 90}, vg.Points(1))
-			if err != nil {
+			if err := addReferenceLine(p, ref, refName, maxLen, &legend); err != nil {
 				return nil, err
-			}
-			l.LineStyle.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
-			p.Add(l)
-			if !inLegend[refName] {
-				inLegend[refName] = true
-				legend = append(legend, legendEntry{Name: refName, Color: l.LineStyle.Color, Width: l.LineStyle.Width, Dashes: l.LineStyle.Dashes})
 			}
 		}
 		p.Y.Min = math.Min(p.Y.Min, yMin)
@@ -224,7 +196,47 @@ func smoothedPanels(fn, title, ylabel string, yMin float64, h map[string][]resul
 		return nil, fmt.Errorf("figures: %s: %w", fn, ErrNoData)
 	}
 	g := grid(panels, 2)
-	return renderPanels(title, legend, g, 11*vg.Inch, vg.Length(0.5+3.5*float64(len(g)))*vg.Inch)
+	return renderPanels(title, legend.entries, g, 11*vg.Inch, vg.Length(0.5+3.5*float64(len(g)))*vg.Inch)
+}
+
+// addSmoothedRule adds one rule's series to p: the mean over its seeds'
+// series drawn faintly, and that mean's EMA on top with a legend entry
+// ("(mean of k seeds)" with several). It returns the mean's length.
+func addSmoothedRule(p *plot.Plot, rule string, seeds [][]float64, c color.RGBA, legend *figureLegend) (int, error) {
+	mean, _, _ := seriesStats(seeds)
+	if err := addRaw(p, mean, c); err != nil {
+		return 0, err
+	}
+	xs := make([]float64, len(mean))
+	for i := range xs {
+		xs[i] = float64(i + 1)
+	}
+	l, err := xyLine(xs, EMA(mean, EMAAlpha), c, vg.Points(1.8))
+	if err != nil {
+		return 0, err
+	}
+	if l != nil {
+		p.Add(l)
+		label := RuleName(rule)
+		if k := len(seeds); k > 1 {
+			label = fmt.Sprintf("%s (mean of %d seeds)", label, k)
+		}
+		legend.add(legendEntry{Name: label, Color: c, Width: l.LineStyle.Width})
+	}
+	return len(mean), nil
+}
+
+// addReferenceLine draws ref as a dashed grey horizontal line over steps 1
+// to maxLen (at least 2) and adds it to the legend as name.
+func addReferenceLine(p *plot.Plot, ref float64, name string, maxLen int, legend *figureLegend) error {
+	l, err := xyLine([]float64{1, float64(max(maxLen, 2))}, []float64{ref, ref}, color.Gray{Y: 90}, vg.Points(1))
+	if err != nil {
+		return err
+	}
+	l.LineStyle.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	p.Add(l)
+	legend.add(legendEntry{Name: name, Color: l.LineStyle.Color, Width: l.LineStyle.Width, Dashes: l.LineStyle.Dashes})
+	return nil
 }
 
 // ValAccuracy plots validation accuracy (percent) per epoch per rule, as in
@@ -327,64 +339,13 @@ func Concordance(h map[string][]results.History) ([]byte, error) {
 func UpdateAngles(h map[string][]results.History) ([]byte, error) {
 	allRules := sortedKeys(h)
 	var panels []*plot.Plot
-	var legend []legendEntry
-	inLegend := map[string]bool{}
+	var legend figureLegend
 	for _, layer := range Layers {
-		p := newPlot(layer, "training step", "angle (degrees)")
-		p.Add(plotter.NewGrid())
-		drawn := 0
-		for _, rule := range allRules {
-			byStep := map[int][]float64{}
-			nseeds := 0
-			for _, hist := range h[rule] {
-				s, ok := hist.Steps.UpdateAngle[layer]
-				if !ok {
-					continue
-				}
-				if len(s) != len(hist.Steps.UpdateAngleSteps) {
-					return nil, fmt.Errorf("figures: UpdateAngles: history of %s seed %d has %d %s values for %d update_angle_steps; the history is inconsistent, re-run its training",
-						rule, hist.Seed, len(s), layer, len(hist.Steps.UpdateAngleSteps))
-				}
-				nseeds++
-				for i, st := range hist.Steps.UpdateAngleSteps {
-					if !math.IsNaN(s[i]) {
-						byStep[st] = append(byStep[st], s[i])
-					}
-				}
-			}
-			if len(byStep) == 0 {
-				continue
-			}
-			_, xs, ys := meanByKey(byStep)
-			l, err := xyLine(xs, ys, ruleColor(rule, allRules), vg.Points(1.6))
-			if err != nil {
-				return nil, err
-			}
-			if l == nil {
-				continue
-			}
-			p.Add(l)
-			if len(xs) <= 60 {
-				sc, err := plotter.NewScatter(l.XYs)
-				if err != nil {
-					return nil, fmt.Errorf("figures: %w", err)
-				}
-				sc.GlyphStyle.Color = ruleColor(rule, allRules)
-				sc.GlyphStyle.Radius = vg.Points(1.8)
-				sc.GlyphStyle.Shape = draw.CircleGlyph{}
-				p.Add(sc)
-			}
-			label := RuleName(rule)
-			if nseeds > 1 {
-				label = fmt.Sprintf("%s (mean of %d seeds)", label, nseeds)
-			}
-			if !inLegend[label] {
-				inLegend[label] = true
-				legend = append(legend, legendEntry{Name: label, Color: l.LineStyle.Color, Width: l.LineStyle.Width})
-			}
-			drawn++
+		p, err := updateAnglePanel(h, layer, allRules, &legend)
+		if err != nil {
+			return nil, err
 		}
-		if drawn > 0 {
+		if p != nil {
 			panels = append(panels, p)
 		}
 	}
@@ -392,8 +353,81 @@ func UpdateAngles(h map[string][]results.History) ([]byte, error) {
 		return nil, fmt.Errorf("figures: UpdateAngles: %w", ErrNoData)
 	}
 	g := grid(panels, 2)
-	return renderPanels("End-to-end update angle (rule's weight update vs. true gradient)", legend, g,
+	return renderPanels("End-to-end update angle (rule's weight update vs. true gradient)", legend.entries, g,
 		11*vg.Inch, vg.Length(0.5+3.5*float64(len(g)))*vg.Inch)
+}
+
+// updateAnglePanel draws one layer's update-angle panel: per rule of
+// allRules with values, the mean over seeds by step, with markers when
+// there are few measurements. It returns nil when no rule has a value.
+func updateAnglePanel(h map[string][]results.History, layer string, allRules []string, legend *figureLegend) (*plot.Plot, error) {
+	p := newPlot(layer, "training step", "angle (degrees)")
+	p.Add(plotter.NewGrid())
+	drawn := 0
+	for _, rule := range allRules {
+		byStep, nseeds, err := updateAnglesByStep(h[rule], rule, layer)
+		if err != nil {
+			return nil, err
+		}
+		if len(byStep) == 0 {
+			continue
+		}
+		_, xs, ys := meanByKey(byStep)
+		l, err := xyLine(xs, ys, ruleColor(rule, allRules), vg.Points(1.6))
+		if err != nil {
+			return nil, err
+		}
+		if l == nil {
+			continue
+		}
+		p.Add(l)
+		if len(xs) <= 60 {
+			sc, err := plotter.NewScatter(l.XYs)
+			if err != nil {
+				return nil, fmt.Errorf("figures: %w", err)
+			}
+			sc.GlyphStyle.Color = ruleColor(rule, allRules)
+			sc.GlyphStyle.Radius = vg.Points(1.8)
+			sc.GlyphStyle.Shape = draw.CircleGlyph{}
+			p.Add(sc)
+		}
+		label := RuleName(rule)
+		if nseeds > 1 {
+			label = fmt.Sprintf("%s (mean of %d seeds)", label, nseeds)
+		}
+		legend.add(legendEntry{Name: label, Color: l.LineStyle.Color, Width: l.LineStyle.Width})
+		drawn++
+	}
+	if drawn == 0 {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// updateAnglesByStep gathers one rule's update angles of layer by training
+// step over its seeds' histories (NaN values dropped) and counts the seeds
+// that recorded the layer. It returns an error naming the rule and seed
+// when a history's angles and steps differ in length.
+func updateAnglesByStep(hs []results.History, rule, layer string) (map[int][]float64, int, error) {
+	byStep := map[int][]float64{}
+	nseeds := 0
+	for _, hist := range hs {
+		s, ok := hist.Steps.UpdateAngle[layer]
+		if !ok {
+			continue
+		}
+		if len(s) != len(hist.Steps.UpdateAngleSteps) {
+			return nil, 0, fmt.Errorf("figures: UpdateAngles: history of %s seed %d has %d %s values for %d update_angle_steps; the history is inconsistent, re-run its training",
+				rule, hist.Seed, len(s), layer, len(hist.Steps.UpdateAngleSteps))
+		}
+		nseeds++
+		for i, st := range hist.Steps.UpdateAngleSteps {
+			if !math.IsNaN(s[i]) {
+				byStep[st] = append(byStep[st], s[i])
+			}
+		}
+	}
+	return byStep, nseeds, nil
 }
 
 // meanByKey returns the keys of m in ascending order, the same keys as

@@ -80,46 +80,69 @@ const ExemplarScale = 3
 // A figure whose input is absent (ErrNoData) is left out; any other error is
 // returned.
 func BuildFigures(r *Report, exemplars []ExemplarRow) error {
-	add := func(name, caption string, png []byte, err error) error {
-		if errors.Is(err, ErrNoData) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		r.Figures = append(r.Figures, Figure{Name: name, Caption: caption, PNG: png})
-		return nil
-	}
-	png, err := ValAccuracy(r.Histories)
-	if err := add("val_accuracy", "Validation accuracy per epoch per rule (paper Fig. 2). With several seeds: mean line, band min–max over seeds.", png, err); err != nil {
-		return err
-	}
-	png, err = KnowledgeClaim(r.Results.Knowledge)
-	if err := add("knowledge", "The study's question in one figure: rules ordered by how much their feedback knows about W (rank 0: W itself; larger: less), against test accuracy and the CKA of each layer with BP's same layer (subset all) and the mean of the five; mean ± 95% CI over seeds. With two or more seeds BP's place shows the noise ceiling, BP against BP of another seed.", png, err); err != nil {
-		return err
-	}
-	png, err = LocalAngles(r.Histories)
-	if err := add("local_angles", "Local alignment angle between the rule's backward signal and W^T δ per layer over training steps (paper Fig. 3); raw values faint, EMA (α = 0.05) on top, mean over seeds.", png, err); err != nil {
-		return err
-	}
-	png, err = UpdateAngles(r.Histories)
-	if err := add("update_angles", "End-to-end angle between each layer's weight update under the rule and the true back-propagated gradient, over training steps.", png, err); err != nil {
-		return err
-	}
-	png, err = Signal(r.Histories)
-	if err := add("signal", "Learning signal per layer and epoch (final runs, mean over seeds, log scale): RMS of the error the rule delivers to the layer's output, of the layer's weight gradient, and of Adam's update divided by the learning rate. Below Adam's ε = 1e-8 (dashed red) a gradient no longer sets its update's scale.", png, err); err != nil {
-		return err
-	}
-	png, err = Concordance(r.Histories)
-	if err := add("concordance", "Sign concordance between the forward weights W and the fixed feedback B0 per layer (paper Figs. 4 and 7); chance is 0.5. fa_random's conv2 is skipped (shapes differ).", png, err); err != nil {
+	if err := addFigures(r, leadingFigures(r)); err != nil {
 		return err
 	}
 	groups, err := GroupCKA(r.Results.CKA)
 	if err != nil {
 		return err
 	}
+	if err := addFigures(r, ckaFigures(groups)); err != nil {
+		return err
+	}
+	return addFigures(r, trailingFigures(r, exemplars))
+}
+
+// figureSpec is one figure the report may show: its file stem, its caption
+// and the function that draws it.
+type figureSpec struct {
+	name, caption string
+	draw          func() ([]byte, error)
+}
+
+// addFigures draws specs in order and appends each to r.Figures, leaving
+// out a figure whose input is absent (ErrNoData); it stops at, and returns,
+// any other error.
+func addFigures(r *Report, specs []figureSpec) error {
+	for _, f := range specs {
+		png, err := f.draw()
+		if errors.Is(err, ErrNoData) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		r.Figures = append(r.Figures, Figure{Name: f.name, Caption: f.caption, PNG: png})
+	}
+	return nil
+}
+
+// leadingFigures lists the figures shown before the CKA heatmaps:
+// validation accuracy, knowledge of W, local angles, update angles,
+// learning signal and sign concordance.
+func leadingFigures(r *Report) []figureSpec {
+	return []figureSpec{
+		{"val_accuracy", "Validation accuracy per epoch per rule (paper Fig. 2). With several seeds: mean line, band min–max over seeds.",
+			func() ([]byte, error) { return ValAccuracy(r.Histories) }},
+		{"knowledge", "The study's question in one figure: rules ordered by how much their feedback knows about W (rank 0: W itself; larger: less), against test accuracy and the CKA of each layer with BP's same layer (subset all) and the mean of the five; mean ± 95% CI over seeds. With two or more seeds BP's place shows the noise ceiling, BP against BP of another seed.",
+			func() ([]byte, error) { return KnowledgeClaim(r.Results.Knowledge) }},
+		{"local_angles", "Local alignment angle between the rule's backward signal and W^T δ per layer over training steps (paper Fig. 3); raw values faint, EMA (α = 0.05) on top, mean over seeds.",
+			func() ([]byte, error) { return LocalAngles(r.Histories) }},
+		{"update_angles", "End-to-end angle between each layer's weight update under the rule and the true back-propagated gradient, over training steps.",
+			func() ([]byte, error) { return UpdateAngles(r.Histories) }},
+		{"signal", "Learning signal per layer and epoch (final runs, mean over seeds, log scale): RMS of the error the rule delivers to the layer's output, of the layer's weight gradient, and of Adam's update divided by the learning rate. Below Adam's ε = 1e-8 (dashed red) a gradient no longer sets its update's scale.",
+			func() ([]byte, error) { return Signal(r.Histories) }},
+		{"concordance", "Sign concordance between the forward weights W and the fixed feedback B0 per layer (paper Figs. 4 and 7); chance is 0.5. fa_random's conv2 is skipped (shapes differ).",
+			func() ([]byte, error) { return Concordance(r.Histories) }},
+	}
+}
+
+// ckaFigures lists one heatmap per CKA group, in the groups' order, named
+// cka_<rule>_<subset> (cka_<rule>_vs_<reference>_seeds_<subset> for the
+// noise ceiling) and captioned with the rules, the subset and its n.
+func ckaFigures(groups []CKAGroup) []figureSpec {
+	var specs []figureSpec
 	for _, g := range groups {
-		png, err := CKAGroupHeatmap(g)
 		name := FigureName("cka", g.Rule, g.Subset)
 		cap := fmt.Sprintf("Linear CKA between %s's layers (rows) and %s's (columns) on subset %q (%s); paper Figs. 5, 8, 9.",
 			RuleName(g.Rule), RuleName(g.Reference), SubsetName(g.Subset), g.NLabel())
@@ -127,25 +150,26 @@ func BuildFigures(r *Report, exemplars []ExemplarRow) error {
 			name = FigureName("cka", g.Rule, "vs", g.Reference, "seeds", g.Subset)
 			cap = fmt.Sprintf("Noise ceiling: linear CKA between BP models of different seeds on subset %q (%s).", SubsetName(g.Subset), g.NLabel())
 		}
-		if err := add(name, cap, png, err); err != nil {
-			return err
-		}
+		specs = append(specs, figureSpec{name, cap, func() ([]byte, error) { return CKAGroupHeatmap(g) }})
 	}
+	return specs
+}
+
+// trailingFigures lists the figures shown after the CKA heatmaps: the
+// exemplar grid (only when there are exemplars), per-class accuracy and
+// the grid search.
+func trailingFigures(r *Report, exemplars []ExemplarRow) []figureSpec {
+	var specs []figureSpec
 	if len(exemplars) > 0 {
-		png, err = ExemplarGrid(exemplars, ExemplarScale)
-		if err := add("exemplars", "Top-activating test images of the three most important conv2 channels (Grad-CAM-style importance on dog images) per rule (paper Fig. 6); each cell is the channel's 9 top images.", png, err); err != nil {
-			return err
-		}
+		specs = append(specs, figureSpec{"exemplars", "Top-activating test images of the three most important conv2 channels (Grad-CAM-style importance on dog images) per rule (paper Fig. 6); each cell is the channel's 9 top images.",
+			func() ([]byte, error) { return ExemplarGrid(exemplars, ExemplarScale) }})
 	}
-	png, err = PerClassBars(r.Results.PerClass)
-	if err := add("per_class", "Test accuracy per CIFAR-10 class per rule (mean over seeds).", png, err); err != nil {
-		return err
-	}
-	png, err = GridSearch(r.Results.Grid)
-	if err := add("grid_search", "Hyper-parameter search: validation accuracy per grid point and rule; the chosen point in full colour.", png, err); err != nil {
-		return err
-	}
-	return nil
+	return append(specs,
+		figureSpec{"per_class", "Test accuracy per CIFAR-10 class per rule (mean over seeds).",
+			func() ([]byte, error) { return PerClassBars(r.Results.PerClass) }},
+		figureSpec{"grid_search", "Hyper-parameter search: validation accuracy per grid point and rule; the chosen point in full colour.",
+			func() ([]byte, error) { return GridSearch(r.Results.Grid) }},
+	)
 }
 
 // Table1Row is one rule's line of Table 1: ours over seeds beside the

@@ -328,6 +328,26 @@ type legendEntry struct {
 	Dashes []vg.Length
 }
 
+// figureLegend collects the entries of a figure-wide legend in the order
+// they are first added, each name once (a rule drawn in several panels
+// appears once).
+type figureLegend struct {
+	entries []legendEntry
+	seen    map[string]bool
+}
+
+// add appends e unless an entry of the same name is already there.
+func (l *figureLegend) add(e legendEntry) {
+	if l.seen[e.Name] {
+		return
+	}
+	if l.seen == nil {
+		l.seen = map[string]bool{}
+	}
+	l.seen[e.Name] = true
+	l.entries = append(l.entries, e)
+}
+
 // drawTopLegend draws entries in one centred row at height y (points from
 // the bottom of dc): a short line sample, then the name.
 func drawTopLegend(dc draw.Canvas, entries []legendEntry, y vg.Length) {

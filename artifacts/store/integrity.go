@@ -274,25 +274,23 @@ func Verify(ctx context.Context, st Store, key string, want Digest) error {
 // SHA-256 of exactly what it returns), for artifacts read whole anyway: one
 // read, verified. Damage gives a *DamagedError as Verify's.
 func GetVerified(ctx context.Context, st Store, key string, want Digest) ([]byte, error) {
-	damaged := func(kind Damage, size int64, detail string) error {
-		return &DamagedError{URI: st.URI(key), Key: key, Kind: kind, Size: size, Want: want.Size, Detail: detail}
-	}
+	c := objectCheck{st: st, key: key, want: want}
 	if err := want.check(); err != nil {
-		return nil, damaged(Unverifiable, 0, "recorded digest is invalid: "+err.Error())
+		return nil, c.invalidDigest(err)
 	}
 	data, err := st.Get(ctx, key)
 	switch {
 	case errors.Is(err, ErrNotExist):
-		return nil, damaged(Missing, 0, "")
+		return nil, c.damaged(Missing, 0, "")
 	case err != nil:
 		return nil, err
 	case int64(len(data)) < want.Size:
-		return nil, damaged(Truncated, int64(len(data)), "")
+		return nil, c.damaged(Truncated, int64(len(data)), "")
 	case int64(len(data)) > want.Size:
-		return nil, damaged(Altered, int64(len(data)), "")
+		return nil, c.damaged(Altered, int64(len(data)), "")
 	}
-	if got := Sum(data); got.SHA256 != want.SHA256 {
-		return nil, damaged(Altered, want.Size, fmt.Sprintf("hash mismatch (sha256 %s want %s)", short(got.SHA256), short(want.SHA256)))
+	if err := c.compare(Sum(data), false); err != nil {
+		return nil, err
 	}
 	return data, nil
 }
@@ -303,68 +301,116 @@ func VerifyFull(ctx context.Context, st Store, key string, want Digest) error {
 	return verify(ctx, st, key, want, true)
 }
 
+// verify is Verify (full false) and VerifyFull (full true): it checks the
+// recorded digest, then the object by the store's own checksum where the
+// store keeps one and full is false, and otherwise by reading it.
 func verify(ctx context.Context, st Store, key string, want Digest, full bool) error {
-	damaged := func(kind Damage, size int64, detail string) error {
-		return &DamagedError{URI: st.URI(key), Key: key, Kind: kind, Size: size, Want: want.Size, Detail: detail}
-	}
-	bySize := func(size int64) error {
-		if size < want.Size {
-			return damaged(Truncated, size, "")
-		}
-		return damaged(Altered, size, "")
-	}
+	c := objectCheck{st: st, key: key, want: want}
 	if err := want.check(); err != nil {
-		return damaged(Unverifiable, 0, "recorded digest is invalid: "+err.Error())
+		return c.invalidDigest(err)
 	}
 	if cs, isCS := st.(Checksummer); isCS && !full {
-		size, crc, ok, err := cs.StoredChecksum(ctx, key)
-		switch {
-		case errors.Is(err, ErrNotExist):
-			return damaged(Missing, 0, "")
-		case err != nil:
+		if done, err := c.byStoredChecksum(ctx, cs); done {
 			return err
-		case size != want.Size:
-			return bySize(size)
-		case ok && crc == want.CRC32C:
-			return nil
-		case ok:
-			return damaged(Altered, size, fmt.Sprintf("hash mismatch (crc32c %08x want %08x)", crc, want.CRC32C))
 		}
 		// No stored checksum: read it, below.
 	}
-	r, err := st.Open(ctx, key)
+	return c.byReading(ctx, full)
+}
+
+// objectCheck is one object being checked against the Digest recorded
+// when it was written; its methods make the *DamagedError for what they
+// find.
+type objectCheck struct {
+	st   Store
+	key  string
+	want Digest
+}
+
+// damaged returns the *DamagedError of kind for the object, found with
+// size bytes (0 when not known), detail saying what differed.
+func (c objectCheck) damaged(kind Damage, size int64, detail string) error {
+	return &DamagedError{URI: c.st.URI(c.key), Key: c.key, Kind: kind, Size: size, Want: c.want.Size, Detail: detail}
+}
+
+// invalidDigest is the Unverifiable damage of a recorded digest that
+// failed Digest.check with err.
+func (c objectCheck) invalidDigest(err error) error {
+	return c.damaged(Unverifiable, 0, "recorded digest is invalid: "+err.Error())
+}
+
+// bySize is the damage of an object found with size bytes instead of the
+// recorded size: Truncated when shorter, Altered when longer.
+func (c objectCheck) bySize(size int64) error {
+	if size < c.want.Size {
+		return c.damaged(Truncated, size, "")
+	}
+	return c.damaged(Altered, size, "")
+}
+
+// byStoredChecksum checks the object by the size and CRC-32C that cs keeps
+// for it, with no download. done is false, with a nil error, when cs has no
+// checksum for the object, which must then be read.
+func (c objectCheck) byStoredChecksum(ctx context.Context, cs Checksummer) (done bool, err error) {
+	size, crc, ok, err := cs.StoredChecksum(ctx, c.key)
+	switch {
+	case errors.Is(err, ErrNotExist):
+		return true, c.damaged(Missing, 0, "")
+	case err != nil:
+		return true, err
+	case size != c.want.Size:
+		return true, c.bySize(size)
+	case ok && crc == c.want.CRC32C:
+		return true, nil
+	case ok:
+		return true, c.damaged(Altered, size, fmt.Sprintf("hash mismatch (crc32c %08x want %08x)", crc, c.want.CRC32C))
+	}
+	return false, nil
+}
+
+// byReading opens the object, checks its size, and hashes it: whole when
+// full or when it is at most FullHashLimit bytes, otherwise only its first
+// HeadBytes bytes.
+func (c objectCheck) byReading(ctx context.Context, full bool) error {
+	r, err := c.st.Open(ctx, c.key)
 	if errors.Is(err, ErrNotExist) {
-		return damaged(Missing, 0, "")
+		return c.damaged(Missing, 0, "")
 	}
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if size := r.Size(); size != want.Size {
-		return bySize(size)
+	if size := r.Size(); size != c.want.Size {
+		return c.bySize(size)
 	}
 	h := NewDigester()
-	limit, headOnly := want.Size, !full && want.Size > FullHashLimit
+	limit, headOnly := c.want.Size, !full && c.want.Size > FullHashLimit
 	if headOnly {
 		limit = HeadBytes
 	}
 	n, err := io.Copy(h, io.LimitReader(r, limit))
 	if err != nil {
-		return fmt.Errorf("store: verifying %s: %w", st.URI(key), err)
+		return fmt.Errorf("store: verifying %s: %w", c.st.URI(c.key), err)
 	}
 	if n < limit {
 		// Shrank between Open and the read.
-		return bySize(n)
+		return c.bySize(n)
 	}
-	got := h.Digest()
+	return c.compare(h.Digest(), headOnly)
+}
+
+// compare checks the digest got of the object's bytes against the
+// recorded one: the SHA-256 of the first HeadBytes bytes when headOnly,
+// else the SHA-256 of the whole object.
+func (c objectCheck) compare(got Digest, headOnly bool) error {
 	if headOnly {
-		if got.Head != want.Head {
-			return damaged(Altered, want.Size, fmt.Sprintf("header hash mismatch (sha256 of the first %d bytes %s want %s)", HeadBytes, short(got.Head), short(want.Head)))
+		if got.Head != c.want.Head {
+			return c.damaged(Altered, c.want.Size, fmt.Sprintf("header hash mismatch (sha256 of the first %d bytes %s want %s)", HeadBytes, short(got.Head), short(c.want.Head)))
 		}
 		return nil
 	}
-	if got.SHA256 != want.SHA256 {
-		return damaged(Altered, want.Size, fmt.Sprintf("hash mismatch (sha256 %s want %s)", short(got.SHA256), short(want.SHA256)))
+	if got.SHA256 != c.want.SHA256 {
+		return c.damaged(Altered, c.want.Size, fmt.Sprintf("hash mismatch (sha256 %s want %s)", short(got.SHA256), short(c.want.SHA256)))
 	}
 	return nil
 }
