@@ -98,7 +98,7 @@ type RunResult struct {
 // recorded.
 func trainConfig(c Config, r RunSpec) train.Config {
 	return train.Config{
-		Rule: r.Rule, LR: r.Point.LR, WeightDecay: r.Point.WeightDecay, Sigma: r.Point.Sigma,
+		Rule: r.Rule, Hyper: r.Point,
 		Epochs: r.Epochs, BatchSize: c.BatchSize, Seed: uint64(r.Seed),
 		StepMetrics: c.StepMetrics, UpdateAngleEvery: c.UpdateAngleEvery, EvalBatch: c.EvalBatch,
 		SignalMetrics: r.Stage == StageTrain,

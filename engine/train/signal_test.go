@@ -24,7 +24,7 @@ func signalCase(t *testing.T, rule string) (Config, *Data) {
 		return v
 	}
 	data := NewData(all.Subset(idx(0, 5)), all.Subset(idx(5, 9)), all.Subset(idx(9, 13)))
-	cfg := Config{Rule: rule, LR: 1e-3, WeightDecay: 1e-4, Sigma: 0.05, Epochs: 1, BatchSize: 3, Seed: 4, SignalMetrics: true}
+	cfg := Config{Rule: rule, Hyper: nn.Hyper{LR: 1e-3, WeightDecay: 1e-4, Sigma: 0.05}, Epochs: 1, BatchSize: 3, Seed: 4, SignalMetrics: true}
 	return cfg, data
 }
 

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -17,10 +18,12 @@ import (
 type Config struct {
 	// Rule is one of nn.RuleNames().
 	Rule string
-	// LR is Adam's learning rate; WeightDecay its coupled L2 coefficient.
-	LR, WeightDecay float64
-	// Sigma is the standard deviation of the feedback matrices B0.
-	Sigma float64
+	// Hyper is the rule's hyper-parameters, the one type that carries a
+	// grid point from the preset through training to the results: Adam's
+	// learning rate LR and coupled L2 coefficient WeightDecay, and the
+	// standard deviation Sigma of the feedback matrices B0. Its fields are
+	// promoted (c.LR, …).
+	nn.Hyper
 	// Epochs is the number of passes over the training set.
 	Epochs int
 	// BatchSize is the minibatch size (the paper: 128).
@@ -41,13 +44,49 @@ type Config struct {
 	// of Adam's update divided by the learning rate (Epoch.ErrorRMS,
 	// WeightGradRMS, UpdateRMS; see the package documentation). Off, it
 	// leaves the configuration's JSON encoding as it was before the field
-	// existed (the tag omits false), so stage keys hashed from it stay.
-	SignalMetrics bool `json:"SignalMetrics,omitempty"`
+	// existed (it is omitted when false), so stage keys hashed from it stay.
+	SignalMetrics bool
 }
 
-// Hyper returns c's hyper-parameters.
-func (c Config) Hyper() nn.Hyper {
-	return nn.Hyper{LR: c.LR, WeightDecay: c.WeightDecay, Sigma: c.Sigma}
+// configJSON is Config's JSON encoding, field for field: the
+// hyper-parameters inline, under the names LR, WeightDecay and Sigma,
+// between Rule and Epochs. Stage keys are hashed from this encoding and
+// training checkpoints store it, so it stays as it was written before
+// Config held an nn.Hyper (whose own encoding names its fields lr,
+// weight_decay and sigma).
+type configJSON struct {
+	Rule              string
+	LR, WeightDecay   float64
+	Sigma             float64
+	Epochs, BatchSize int
+	Seed              uint64
+	StepMetrics       bool
+	UpdateAngleEvery  int
+	EvalBatch         int
+	SignalMetrics     bool `json:"SignalMetrics,omitempty"`
+}
+
+// MarshalJSON writes c as configJSON.
+func (c Config) MarshalJSON() ([]byte, error) {
+	return json.Marshal(configJSON{
+		Rule: c.Rule, LR: c.LR, WeightDecay: c.WeightDecay, Sigma: c.Sigma,
+		Epochs: c.Epochs, BatchSize: c.BatchSize, Seed: c.Seed, StepMetrics: c.StepMetrics,
+		UpdateAngleEvery: c.UpdateAngleEvery, EvalBatch: c.EvalBatch, SignalMetrics: c.SignalMetrics,
+	})
+}
+
+// UnmarshalJSON reads configJSON.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	var j configJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*c = Config{
+		Rule: j.Rule, Hyper: nn.Hyper{LR: j.LR, WeightDecay: j.WeightDecay, Sigma: j.Sigma},
+		Epochs: j.Epochs, BatchSize: j.BatchSize, Seed: j.Seed, StepMetrics: j.StepMetrics,
+		UpdateAngleEvery: j.UpdateAngleEvery, EvalBatch: j.EvalBatch, SignalMetrics: j.SignalMetrics,
+	}
+	return nil
 }
 
 // Validate reports the first invalid field of c. It checks the rule's
@@ -57,7 +96,7 @@ func (c Config) Validate() error {
 	if err != nil {
 		return fmt.Errorf("train: config field Rule: %w", err)
 	}
-	if err := spec.CheckHyper(c.Hyper()); err != nil {
+	if err := spec.CheckHyper(c.Hyper); err != nil {
 		return fmt.Errorf("train: config fields LR, WeightDecay, Sigma: %w", err)
 	}
 	switch {

@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"math"
 	"reflect"
 	"strings"
@@ -28,7 +29,7 @@ func tinyData(t testing.TB) *Data {
 }
 
 func tinyConfig(rule string) Config {
-	return Config{Rule: rule, LR: 1e-3, WeightDecay: 1e-4, Sigma: 0.05, Epochs: 2, BatchSize: 32,
+	return Config{Rule: rule, Hyper: nn.Hyper{LR: 1e-3, WeightDecay: 1e-4, Sigma: 0.05}, Epochs: 2, BatchSize: 32,
 		Seed: 3, StepMetrics: true, UpdateAngleEvery: 2}
 }
 
@@ -346,5 +347,42 @@ func TestEveryRuleStartsFromTheSameWeights(t *testing.T) {
 	}
 	if same > len(ref)/100 {
 		t.Fatalf("seed 4 shares %d of %d initial parameters with seed 3", same, len(ref))
+	}
+}
+
+// Config's JSON is the encoding stage keys are hashed from and checkpoints
+// store: the hyper-parameters inline under their Go names, in the place
+// they had before Config held an nn.Hyper. Written out by hand here, so a
+// change to the encoding (which would re-key every cached run) fails.
+func TestConfigJSONIsTheFlatEncodingAndRoundTrips(t *testing.T) {
+	c := Config{Rule: "usf_init", Hyper: nn.Hyper{LR: 0.003, WeightDecay: 1e-4, Sigma: 0.05}, Epochs: 50, BatchSize: 128,
+		Seed: 2, StepMetrics: true, UpdateAngleEvery: 50, EvalBatch: 500}
+	const want = `{"Rule":"usf_init","LR":0.003,"WeightDecay":0.0001,"Sigma":0.05,"Epochs":50,"BatchSize":128,` +
+		`"Seed":2,"StepMetrics":true,"UpdateAngleEvery":50,"EvalBatch":500}`
+	for _, signal := range []bool{false, true} {
+		c.SignalMetrics = signal
+		w := want
+		if signal {
+			w = strings.TrimSuffix(want, "}") + `,"SignalMetrics":true}`
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != w {
+			t.Errorf("SignalMetrics %v: encoded\n%s\nwant\n%s", signal, b, w)
+		}
+		var back Config
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if back != c {
+			t.Errorf("round trip: %+v, want %+v", back, c)
+		}
+	}
+	// A field added to Config must be added to its encoding too.
+	n := reflect.TypeOf(Config{}).NumField() - 1 + reflect.TypeOf(nn.Hyper{}).NumField()
+	if m := reflect.TypeOf(configJSON{}).NumField(); m != n {
+		t.Errorf("configJSON has %d fields, Config (its Hyper inline) %d", m, n)
 	}
 }
