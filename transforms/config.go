@@ -159,13 +159,19 @@ func PresetConfig(preset, out, data string) (Config, error) {
 		c.Rules = nn.RuleNames()
 		c.Synthetic, c.SyntheticTrain, c.SyntheticTest, c.SyntheticSeed = true, 600, 200, 1
 		c.Epochs, c.GridEpochs = 2, 1
-		// Two points per rule: the paper's choice and three times its
-		// learning rate, so SelectBest has something to choose.
+		// Two points per rule: the paper's choice (or the rule's
+		// SmokeChoice) and three times its learning rate, so SelectBest
+		// has something to choose.
 		c.GridPoints = map[string][]Point{}
-		for r, p := range c.Chosen {
+		for _, s := range nn.Specs() {
+			p := c.Chosen[s.Name]
+			if s.SmokeChoice != (nn.Hyper{}) {
+				p = s.SmokeChoice
+				c.Chosen[s.Name] = p
+			}
 			q := p
 			q.LR *= 3
-			c.GridPoints[r] = []Point{p, q}
+			c.GridPoints[s.Name] = []Point{p, q}
 		}
 		c.EvalBatch = 100
 		// 260 val+test images: minibatches of 50 so the matrices are
