@@ -62,33 +62,67 @@ func runStudy(t *testing.T, runner string, c Config) map[string]int64 {
 	return counters
 }
 
-// reference is results.json of an uninterrupted smoke run on direct, made
-// once and shared by the tests that compare against it.
-var reference struct {
-	once sync.Once
-	dir  string
-	json []byte
+// cachedStudy is an uninterrupted study on direct, made once (by the first
+// test that asks) and shared by the tests that compare against it.
+type cachedStudy struct {
+	name   string
+	config func(t *testing.T, out string) Config
+	once   sync.Once
+	dir    string
+	json   []byte
 }
 
-func referenceResults(t *testing.T) []byte {
+// results runs the study the first time and returns its results.json.
+func (s *cachedStudy) results(t *testing.T) []byte {
 	t.Helper()
-	reference.once.Do(func() {
-		dir, err := os.MkdirTemp("", "fabeam-reference-")
+	s.once.Do(func() {
+		dir, err := os.MkdirTemp("", "fabeam-"+s.name+"-")
 		if err != nil {
 			t.Fatal(err)
 		}
-		reference.dir = dir
-		runStudy(t, "direct", smokeConfig(t, dir))
-		reference.json, err = os.ReadFile(filepath.Join(dir, ResultsFile))
+		s.dir = dir
+		runStudy(t, "direct", s.config(t, dir))
+		s.json, err = os.ReadFile(filepath.Join(dir, ResultsFile))
 		if err != nil {
 			t.Fatal(err)
 		}
 	})
-	if reference.json == nil {
-		t.Fatal("the reference smoke run failed (see the first test that ran it)")
+	if s.json == nil {
+		t.Fatalf("the %s study failed (see the first test that ran it)", s.name)
 	}
-	return reference.json
+	return s.json
 }
+
+// reference is the smoke preset with every rule: the study the golden,
+// contract, learning and analysis tests read.
+var reference = &cachedStudy{name: "reference", config: smokeConfig}
+
+func referenceResults(t *testing.T) []byte { return reference.results(t) }
+
+// infraRules are the rules of the tests of the machinery around the
+// numbers: another runner, a second run, the GCS emulator, a kill and a
+// resume. Those properties do not depend on which rules train, so three
+// rules stand for the nine and keep the suite inside its time budget: bp
+// (the reference every comparison needs), brsf (feedback redrawn from the
+// step number, so resuming must restore the step) and dfa (fixed random
+// matrices drawn from the seed, feeding the output error straight to every
+// layer). The nine-rule study is still run once, as reference. In
+// nn.RuleNames order, as results.json lists them.
+var infraRules = []string{nn.Reference, "brsf", "dfa"}
+
+// infraConfig is the smoke preset with infraRules.
+func infraConfig(t *testing.T, out string) Config {
+	t.Helper()
+	c := smokeConfig(t, out)
+	c.Rules = infraRules
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// infraReference is the uninterrupted infraConfig study.
+var infraReference = &cachedStudy{name: "infra-reference", config: infraConfig}
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -97,8 +131,10 @@ func TestMain(m *testing.M) {
 		os.Exit(childStudy())
 	}
 	code := m.Run()
-	if reference.dir != "" {
-		os.RemoveAll(reference.dir)
+	for _, s := range []*cachedStudy{reference, infraReference} {
+		if s.dir != "" {
+			os.RemoveAll(s.dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -117,27 +153,27 @@ func TestStudyPassesTheVetRunner(t *testing.T) {
 
 func TestSmokeOnDirectWritesTheOutputContract(t *testing.T) {
 	ref := referenceResults(t)
-	checkContract(t, reference.dir, ref)
+	checkContract(t, reference.dir, ref, nn.RuleNames())
 }
 
 func TestSmokeOnPrismWritesTheOutputContractAndTheSameResults(t *testing.T) {
-	ref := referenceResults(t)
+	ref := infraReference.results(t)
 	dir := t.TempDir()
-	runStudy(t, "prism", smokeConfig(t, dir))
+	runStudy(t, "prism", infraConfig(t, dir))
 	got, err := os.ReadFile(filepath.Join(dir, ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkContract(t, dir, got)
+	checkContract(t, dir, got, infraRules)
 	if !bytes.Equal(got, ref) {
 		t.Fatalf("results.json on prism differs from direct:\n%s", firstDiff(got, ref))
 	}
 }
 
 func TestSmokeTwiceGivesByteIdenticalResults(t *testing.T) {
-	ref := referenceResults(t)
+	ref := infraReference.results(t)
 	dir := t.TempDir()
-	runStudy(t, "direct", smokeConfig(t, dir))
+	runStudy(t, "direct", infraConfig(t, dir))
 	got, err := os.ReadFile(filepath.Join(dir, ResultsFile))
 	if err != nil {
 		t.Fatal(err)
@@ -182,8 +218,9 @@ func childStudy() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}
+	c.Rules = infraRules
 	afterEpochHook = func(r RunSpec, epoch int) {
-		if r.Stage == StageTrain && r.Rule == "fa_toeplitz" && epoch == 1 {
+		if r.Stage == StageTrain && r.Rule == "brsf" && epoch == 1 {
 			os.WriteFile(filepath.Join(dir, childMarker), nil, 0o644)
 			select {} // wait for SIGKILL
 		}
@@ -198,7 +235,7 @@ func childStudy() int {
 }
 
 func TestSmokeKilledMidTrainingResumesToTheSameResults(t *testing.T) {
-	ref := referenceResults(t)
+	ref := infraReference.results(t)
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+dir)
@@ -235,14 +272,14 @@ func TestSmokeKilledMidTrainingResumesToTheSameResults(t *testing.T) {
 		t.Fatal("results.json exists after a kill during training")
 	}
 	finished, _ := filepath.Glob(filepath.Join(out, StageTrain, "*", ResultFile))
-	counters := runStudy(t, "direct", smokeConfig(t, out))
+	counters := runStudy(t, "direct", infraConfig(t, out))
 	if counters["resumed"] != 1 {
 		t.Errorf("resumed = %d, want 1", counters["resumed"])
 	}
 	// The restart trains the killed run's second epoch and the 2 epochs of
 	// every final run not finished at the kill (direct's order of the runs
 	// after SelectBest's GroupByKey is not fixed).
-	if want := int64(1 + 2*(len(nn.RuleNames())-len(finished)-1)); counters["epochs"] != want {
+	if want := int64(1 + 2*(len(infraRules)-len(finished)-1)); counters["epochs"] != want {
 		t.Errorf("epochs trained after the restart = %d, want %d (%d runs had finished)", counters["epochs"], want, len(finished))
 	}
 	got, err := os.ReadFile(filepath.Join(out, ResultsFile))
@@ -255,10 +292,10 @@ func TestSmokeKilledMidTrainingResumesToTheSameResults(t *testing.T) {
 }
 
 func TestSmokeWithOutputOnTheGCSEmulator(t *testing.T) {
-	ref := referenceResults(t)
+	ref := infraReference.results(t)
 	gcsEmulator(t, "fabeam-test")
 	uri := "gs://fabeam-test/smoke"
-	runStudy(t, "direct", smokeConfig(t, uri))
+	runStudy(t, "direct", infraConfig(t, uri))
 	st, err := store.Open(context.Background(), uri)
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +307,7 @@ func TestSmokeWithOutputOnTheGCSEmulator(t *testing.T) {
 	if !bytes.Equal(got, ref) {
 		t.Fatalf("results.json on GCS differs from the local run:\n%s", firstDiff(got, ref))
 	}
-	for _, k := range contractFiles() {
+	for _, k := range contractFiles(infraRules) {
 		if ok, err := st.Exists(context.Background(), k); err != nil || !ok {
 			t.Errorf("gs object %s missing (%v)", k, err)
 		}
@@ -303,19 +340,20 @@ func gcsEmulator(t *testing.T, bucket string) {
 }
 
 // contractFiles are the files artifacts/README.md promises for the smoke
-// preset (figures checked separately).
-func contractFiles() []string {
+// preset run with rules (figures checked separately).
+func contractFiles(rules []string) []string {
 	files := []string{ManifestFile, ResultsFile, ReportHTML, ReportMD}
-	for _, r := range nn.RuleNames() {
+	for _, r := range rules {
 		files = append(files, "runs/"+r+"/seed0/"+ModelFile, "runs/"+r+"/seed0/"+HistoryFile)
 	}
 	return files
 }
 
-// checkContract checks the output folder dir against artifacts/README.md.
-func checkContract(t *testing.T, dir string, resultsJSON []byte) {
+// checkContract checks the output folder dir of the smoke preset run with
+// rules (in nn.RuleNames order) against artifacts/README.md.
+func checkContract(t *testing.T, dir string, resultsJSON []byte, rules []string) {
 	t.Helper()
-	for _, f := range contractFiles() {
+	for _, f := range contractFiles(rules) {
 		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
 			t.Errorf("output %s missing or empty (%v)", f, err)
 		}
@@ -330,7 +368,7 @@ func checkContract(t *testing.T, dir string, resultsJSON []byte) {
 			t.Errorf("%s is not a PNG", p)
 		}
 	}
-	checkResultsSchema(t, resultsJSON)
+	checkResultsSchema(t, resultsJSON, rules)
 	var man map[string]any
 	b, _ := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if err := json.Unmarshal(b, &man); err != nil {
@@ -344,9 +382,10 @@ func checkContract(t *testing.T, dir string, resultsJSON []byte) {
 }
 
 // checkResultsSchema checks results.json's required fields and types
-// (artifacts/README.md) for the smoke preset: 5 rules, seed 0, a 2-point
-// grid per rule, accuracies as fractions.
-func checkResultsSchema(t *testing.T, b []byte) {
+// (artifacts/README.md) for the smoke preset run with rules (in
+// nn.RuleNames order): seed 0, a 2-point grid per rule, accuracies as
+// fractions.
+func checkResultsSchema(t *testing.T, b []byte, rules []string) {
 	t.Helper()
 	var doc struct {
 		FormatVersion *int   `json:"format_version"`
@@ -364,8 +403,8 @@ func checkResultsSchema(t *testing.T, b []byte) {
 	if doc.FormatVersion == nil || doc.Preset != "smoke" {
 		t.Errorf("results.json format_version %v preset %q", doc.FormatVersion, doc.Preset)
 	}
-	if len(doc.Rules) != len(nn.RuleNames()) {
-		t.Errorf("results.json has %d rules, want %d", len(doc.Rules), len(nn.RuleNames()))
+	if len(doc.Rules) != len(rules) {
+		t.Errorf("results.json has %d rules, want %d", len(doc.Rules), len(rules))
 	}
 	frac := func(where string, v any) {
 		f, ok := v.(float64)
@@ -373,7 +412,7 @@ func checkResultsSchema(t *testing.T, b []byte) {
 			t.Errorf("%s = %v, want a fraction in [0, 1]", where, v)
 		}
 	}
-	for _, r := range nn.RuleNames() {
+	for _, r := range rules {
 		rr, ok := doc.Rules[r]
 		if !ok {
 			t.Errorf("results.json lacks rule %s", r)
@@ -399,11 +438,11 @@ func checkResultsSchema(t *testing.T, b []byte) {
 			t.Errorf("rules.%s.seeds[0] model %v history %v", r, s["model"], s["history"])
 		}
 	}
-	if len(doc.Grid) != 2*len(nn.RuleNames()) {
+	if len(doc.Grid) != 2*len(rules) {
 		t.Fatalf("grid has %d points, want 2 per rule", len(doc.Grid))
 	}
 	for i, g := range doc.Grid {
-		want := nn.RuleNames()[i/2]
+		want := rules[i/2]
 		if g["rule"] != want {
 			t.Errorf("grid[%d].rule = %v, want %s (rules in RuleNames order, then grid order)", i, g["rule"], want)
 		}

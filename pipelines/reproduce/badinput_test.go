@@ -2,7 +2,6 @@ package main
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -19,7 +18,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -524,27 +522,14 @@ func damagedArtifacts(t *testing.T) {
 		if err := truncate(filepath.Join(out, model)); err != nil {
 			t.Fatal(err)
 		}
-		cmd := command(args(out)...)
-		pipe, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
+		line, killed := killAtLine(t, args(out), func(l string) bool {
+			return strings.Contains(l, "warning: ") && strings.Contains(l, transforms.ModelFile)
+		})
+		if line == "" {
+			t.Fatal("the command never warned about the truncated model")
 		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		warned := false
-		for sc := bufio.NewScanner(pipe); sc.Scan(); {
-			if strings.Contains(sc.Text(), "warning: ") && strings.Contains(sc.Text(), transforms.ModelFile) {
-				warned = true
-				cmd.Process.Signal(syscall.SIGKILL)
-				break
-			}
-		}
-		go io.Copy(io.Discard, pipe)
-		if err := cmd.Wait(); warned && err == nil {
+		if !killed {
 			t.Log("the repair finished before the kill landed")
-		} else if !warned {
-			t.Fatalf("the command never warned about the truncated model (exit: %v)", err)
 		}
 		if b, err := command(args(out)...).CombinedOutput(); err != nil {
 			t.Fatalf("the start after the kill failed: %v\n%s", err, tail(string(b)))
