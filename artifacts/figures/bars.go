@@ -71,16 +71,21 @@ func renderSideLegend(p *plot.Plot, leg plot.Legend, w, h, lw vg.Length) ([]byte
 }
 
 // fmtSci formats a hyper-parameter like the paper's tables: 0 as "0",
-// 0.001 as "1e-3", 0.0005 as "5e-4", 0.03 as "3e-2", 0.1 as "0.1".
+// 0.001 as "1e-3", 0.0005 as "5e-4", 0.03 as "3e-2", 0.1 as "0.1". Six
+// significant digits at most, so a rate computed in float64 (3 × 0.003 =
+// 0.009000000000000001) reads as the number meant ("9e-3").
 func fmtSci(x float64) string {
 	if x == 0 {
 		return "0"
 	}
 	if math.Abs(x) >= 0.1 {
-		return strconv.FormatFloat(x, 'g', -1, 64)
+		return strconv.FormatFloat(x, 'g', 6, 64)
 	}
-	s := strconv.FormatFloat(x, 'e', -1, 64) // "1e-03"
+	s := strconv.FormatFloat(x, 'e', 5, 64) // "1.00000e-03"
 	mant, exp, _ := strings.Cut(s, "e")
+	if strings.Contains(mant, ".") {
+		mant = strings.TrimRight(strings.TrimRight(mant, "0"), ".")
+	}
 	e, _ := strconv.Atoi(exp)
 	return fmt.Sprintf("%se%d", mant, e)
 }

@@ -397,7 +397,11 @@ func TestTable1MeanAndIntervalOverSeeds(t *testing.T) {
 }
 
 func TestFormatting(t *testing.T) {
-	sci := map[float64]string{0: "0", 1e-3: "1e-3", 5e-4: "5e-4", 3e-2: "3e-2", 1e-4: "1e-4", 0.1: "0.1", 0.05: "5e-2"}
+	// Rates computed at run time, as the smoke preset's grid does (Go
+	// would fold constants exactly): 3 × 0.003 is 0.009000000000000001.
+	three, tenth := 3.0, 0.1
+	sci := map[float64]string{0: "0", 1e-3: "1e-3", 5e-4: "5e-4", 3e-2: "3e-2", 1e-4: "1e-4", 0.1: "0.1", 0.05: "5e-2",
+		three * 0.003: "9e-3", tenth + 0.2: "0.3", 2.5e-4: "2.5e-4", 1.25e-5: "1.25e-5", 3e-5: "3e-5", 0.25: "0.25", 3: "3"}
 	for x, want := range sci {
 		if got := fmtSci(x); got != want {
 			t.Errorf("fmtSci(%v) = %q, want %q", x, got, want)
