@@ -115,8 +115,8 @@ func logLabel(m float64, k int) string {
 
 // signalPanel draws one (metric, layer) panel: per rule its epoch means,
 // with markers when there are few epochs. It returns nil when no rule has
-// a value, and adds each rule's legend entry to leg once.
-func signalPanel(h map[string][]results.History, row signalRow, layer, ylabel string, leg *[]legendEntry, seen map[string]bool) (*plot.Plot, error) {
+// a value, and adds each rule's legend entry to leg.
+func signalPanel(h map[string][]results.History, row signalRow, layer, ylabel string, leg *figureLegend) (*plot.Plot, error) {
 	rules := sortedKeys(h)
 	p := logPlot(layer, "epoch", ylabel)
 	drawn := 0
@@ -139,10 +139,7 @@ func signalPanel(h map[string][]results.History, row signalRow, layer, ylabel st
 			sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(2), Shape: draw.CircleGlyph{}}
 			p.Add(sc)
 		}
-		if label := RuleName(rule); !seen[label] {
-			seen[label] = true
-			*leg = append(*leg, legendEntry{Name: label, Color: c, Width: l.LineStyle.Width})
-		}
+		leg.add(legendEntry{Name: RuleName(rule), Color: c, Width: l.LineStyle.Width})
 		drawn++
 	}
 	if drawn == 0 {
@@ -155,7 +152,7 @@ func signalPanel(h map[string][]results.History, row signalRow, layer, ylabel st
 }
 
 // addEpsLine draws Adam's ε as a dashed line across p's epochs.
-func addEpsLine(p *plot.Plot, leg *[]legendEntry, seen map[string]bool) error {
+func addEpsLine(p *plot.Plot, leg *figureLegend) error {
 	x0, x1 := p.X.Min, math.Max(p.X.Max, p.X.Min+1)
 	l, err := xyLine([]float64{x0, x1}, []float64{AdamEps, AdamEps}, color.RGBA{200, 0, 0, 255}, vg.Points(1))
 	if err != nil {
@@ -163,11 +160,7 @@ func addEpsLine(p *plot.Plot, leg *[]legendEntry, seen map[string]bool) error {
 	}
 	l.LineStyle.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 	p.Add(l)
-	const name = "Adam's ε = 1e-8"
-	if !seen[name] {
-		seen[name] = true
-		*leg = append(*leg, legendEntry{Name: name, Color: l.LineStyle.Color, Width: l.LineStyle.Width, Dashes: l.LineStyle.Dashes})
-	}
+	leg.add(legendEntry{Name: "Adam's ε = 1e-8", Color: l.LineStyle.Color, Width: l.LineStyle.Width, Dashes: l.LineStyle.Dashes})
 	return nil
 }
 
@@ -177,8 +170,7 @@ func addEpsLine(p *plot.Plot, leg *[]legendEntry, seen map[string]bool) error {
 // per rule (mean over seeds). The weight-gradient row marks Adam's ε.
 func Signal(h map[string][]results.History) ([]byte, error) {
 	var rows [][]*plot.Plot
-	var leg []legendEntry
-	seen := map[string]bool{}
+	var leg figureLegend
 	for _, row := range signalRows {
 		var panels []*plot.Plot
 		drawn := false
@@ -187,12 +179,12 @@ func Signal(h map[string][]results.History) ([]byte, error) {
 			if j == 0 {
 				ylabel = row.Label
 			}
-			p, err := signalPanel(h, row, layer, ylabel, &leg, seen)
+			p, err := signalPanel(h, row, layer, ylabel, &leg)
 			if err != nil {
 				return nil, err
 			}
 			if p != nil && row.Label == signalRows[1].Label {
-				if err := addEpsLine(p, &leg, seen); err != nil {
+				if err := addEpsLine(p, &leg); err != nil {
 					return nil, err
 				}
 			}
@@ -207,7 +199,7 @@ func Signal(h map[string][]results.History) ([]byte, error) {
 		return nil, fmt.Errorf("figures: Signal: %w", ErrNoData)
 	}
 	return renderPanels("Learning signal per layer: error at the layer's output, weight gradient, Adam update / lr (RMS per epoch)",
-		leg, rows, 15*vg.Inch, vg.Length(0.8+3.2*float64(len(rows)))*vg.Inch)
+		leg.entries, rows, 15*vg.Inch, vg.Length(0.8+3.2*float64(len(rows)))*vg.Inch)
 }
 
 // SignalRow is one rule's weight-gradient RMS per layer at its last epoch
