@@ -264,7 +264,7 @@ func TestPreActivationGradConv1EqualsPlainChain(t *testing.T) {
 // A training step's results do not depend on GOMAXPROCS (which sets how
 // many pieces parallelFor and the GEMMs split the work into): weights after
 // three Adam steps and every pre-activation gradient are bit-identical at
-// 1, 2 and 5.
+// 1, 2 and 5, for every rule.
 func TestTrainStepBitsDoNotDependOnGOMAXPROCS(t *testing.T) {
 	const n = 7
 	x, y := testBatch(8, n)
@@ -272,9 +272,13 @@ func TestTrainStepBitsDoNotDependOnGOMAXPROCS(t *testing.T) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 		p := NewParams()
 		p.InitPyTorch(8)
-		m := NewModel(p, newTestRule(t, rule), n)
+		r := newTestRule(t, rule)
+		m := NewModel(p, r, n)
 		opt := NewAdam(NumParams, 1e-3, 0)
-		for range 3 {
+		for step := range 3 {
+			if sr, ok := r.(StepRule); ok {
+				sr.SetStep(step)
+			}
 			m.Forward(x, n)
 			m.Loss(y)
 			m.Backward()
@@ -286,7 +290,7 @@ func TestTrainStepBitsDoNotDependOnGOMAXPROCS(t *testing.T) {
 		}
 		return p, g
 	}
-	for _, rule := range []string{"bp", "usf_init"} {
+	for _, rule := range RuleNames() {
 		p1, g1 := run(1, rule)
 		for _, procs := range []int{2, 5} {
 			p2, g2 := run(procs, rule)
