@@ -381,15 +381,8 @@ func updateAnglePanel(h map[string][]results.History, layer string, allRules []s
 			continue
 		}
 		p.Add(l)
-		if len(xs) <= 60 {
-			sc, err := plotter.NewScatter(l.XYs)
-			if err != nil {
-				return nil, fmt.Errorf("figures: %w", err)
-			}
-			sc.GlyphStyle.Color = ruleColor(rule, allRules)
-			sc.GlyphStyle.Radius = vg.Points(1.8)
-			sc.GlyphStyle.Shape = draw.CircleGlyph{}
-			p.Add(sc)
+		if err := addMarkers(p, l, ruleColor(rule, allRules), vg.Points(1.8)); err != nil {
+			return nil, err
 		}
 		label := RuleName(rule)
 		if nseeds > 1 {
@@ -449,4 +442,19 @@ func meanByKey(m map[int][]float64) (keys []int, xs, mean []float64) {
 		mean[i] = sum / float64(len(m[k]))
 	}
 	return keys, xs, mean
+}
+
+// addMarkers marks each point of l with a dot of colour c when the line
+// has few enough points (60) for the dots to be told apart.
+func addMarkers(p *plot.Plot, l *plotter.Line, c color.Color, radius vg.Length) error {
+	if len(l.XYs) > 60 {
+		return nil
+	}
+	sc, err := plotter.NewScatter(l.XYs)
+	if err != nil {
+		return fmt.Errorf("figures: %w", err)
+	}
+	sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: radius, Shape: draw.CircleGlyph{}}
+	p.Add(sc)
+	return nil
 }

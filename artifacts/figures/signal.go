@@ -9,7 +9,6 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/fabeam/fabeam/artifacts/results"
 )
@@ -131,13 +130,8 @@ func signalPanel(h map[string][]results.History, row signalRow, layer, ylabel st
 			continue
 		}
 		p.Add(l)
-		if len(xs) <= 60 {
-			sc, err := plotter.NewScatter(l.XYs)
-			if err != nil {
-				return nil, fmt.Errorf("figures: %w", err)
-			}
-			sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(2), Shape: draw.CircleGlyph{}}
-			p.Add(sc)
+		if err := addMarkers(p, l, c, vg.Points(2)); err != nil {
+			return nil, err
 		}
 		leg.add(legendEntry{Name: RuleName(rule), Color: c, Width: l.LineStyle.Width})
 		drawn++
