@@ -286,10 +286,9 @@ type doneCheck struct {
 // what is redone (counter "damaged"); or when an input changed since, with
 // an information line: the stage then runs again and rewrites everything,
 // and the stages that use it see their inputs change and run again too. A
-// record without digests
-// (written before they existed) is checked by c.Legacy and, if its files
-// pass, rewritten with their digests (counter "upgraded"), without
-// redoing the stage. Errors that are not damage (permissions, network)
+// record without digests (written before they existed) is checked by
+// c.Legacy and, if its files pass, rewritten with their digests (counter
+// "upgraded"), without redoing the stage. Errors that are not damage (permissions, network)
 // are returned.
 func loadDone(ctx context.Context, st store.Store, c doneCheck, v any) (bool, error) {
 	marker := store.Join(c.Key, c.Marker)

@@ -14,8 +14,9 @@ import (
 // Determinism: a task splits its index range into contiguous pieces and
 // every output element is computed by exactly one piece with the same
 // arithmetic in the same order whatever the split and whichever thread
-// takes the piece, so results depend neither on GOMAXPROCS nor on timing. Tasks that reduce (bias gradients) split over the
-// reduced-into index (the output channel), never over the summed one.
+// takes the piece, so results depend neither on GOMAXPROCS nor on timing.
+// Tasks that reduce (bias gradients) split over the reduced-into index
+// (the output channel), never over the summed one.
 
 // task is a piece of work over an index range [lo, hi).
 type task interface {
