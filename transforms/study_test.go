@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/fabeam/fabeam/artifacts/store"
 	"github.com/fabeam/fabeam/engine/nn"
+	"github.com/fabeam/fabeam/engine/train"
 )
 
 // smokeConfig is the smoke preset writing to out.
@@ -272,9 +274,29 @@ func TestSmokeKilledMidTrainingResumesToTheSameResults(t *testing.T) {
 		t.Fatal("results.json exists after a kill during training")
 	}
 	finished, _ := filepath.Glob(filepath.Join(out, StageTrain, "*", ResultFile))
+	b, err := os.ReadFile(states[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed, err := train.DecodeState(bytes.NewReader(b), int64(len(b)), states[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	counters := runStudy(t, "direct", infraConfig(t, out))
 	if counters["resumed"] != 1 {
 		t.Errorf("resumed = %d, want 1", counters["resumed"])
+	}
+	// The resumed run's wall clock covers the epoch trained before the
+	// kill (the checkpoint's seconds) as well as the one after it.
+	var rec RunResult
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(states[0]), ResultFile)); err != nil || json.Unmarshal(b, &rec) != nil {
+		t.Fatalf("the resumed run's record: %v", err)
+	}
+	if !(killed.Seconds > 0 && rec.WallSeconds > killed.Seconds) {
+		t.Errorf("the resumed run records %v s of wall clock; the epoch before the kill alone took %v s", rec.WallSeconds, killed.Seconds)
+	}
+	if want := float64(2*540) / rec.WallSeconds; math.Abs(rec.ImagesPerSec-want) > 1e-9*want {
+		t.Errorf("the resumed run's images/s = %v, want both epochs' 1080 images over its %v s (%v)", rec.ImagesPerSec, rec.WallSeconds, want)
 	}
 	// The restart trains the killed run's second epoch and the 2 epochs of
 	// every final run not finished at the kill (direct's order of the runs

@@ -245,7 +245,11 @@ func trainOptions(ctx context.Context, st store.Store, stateKey string, r RunSpe
 }
 
 // runResult summarises a finished run; wall is the seconds this execution
-// trained (after resume, if any).
+// took (after resume, if any). A resumed run adds the seconds its earlier
+// executions' completed epochs took (the checkpoint's train.State.Seconds),
+// so WallSeconds and ImagesPerSec cover every epoch of the run however
+// many starts it needed; a checkpoint written before those seconds were
+// recorded leaves both to this execution alone.
 func runResult(key string, r RunSpec, out *train.Outcome, resume *train.State, nTrain int, wall float64) RunResult {
 	h := out.History
 	res := RunResult{
@@ -263,10 +267,14 @@ func runResult(key string, r RunSpec, out *train.Outcome, resume *train.State, n
 	}
 	startEpoch := 0
 	if resume != nil {
-		startEpoch = resume.Epoch
+		if resume.Seconds > 0 {
+			res.WallSeconds += resume.Seconds
+		} else {
+			startEpoch = resume.Epoch
+		}
 	}
-	if trained := out.Final.Epoch - startEpoch; trained > 0 && wall > 0 {
-		res.ImagesPerSec = float64(trained*nTrain) / wall
+	if trained := out.Final.Epoch - startEpoch; trained > 0 && res.WallSeconds > 0 {
+		res.ImagesPerSec = float64(trained*nTrain) / res.WallSeconds
 	}
 	res.BackwardShare = out.Timing.BackwardShare()
 	return res

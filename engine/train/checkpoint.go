@@ -154,6 +154,7 @@ type stateMeta struct {
 	BestValAcc float64         `json:"best_val_acc"`
 	AdamT      int             `json:"adam_t"`
 	History    json.RawMessage `json:"history"`
+	Seconds    float64         `json:"seconds,omitempty"`
 }
 
 // EncodeState writes a resumable training state in safetensors: the current
@@ -180,7 +181,7 @@ func EncodeState(w io.Writer, st *State) error {
 		return fmt.Errorf("train: encoding history: %w", err)
 	}
 	sm, err := json.Marshal(stateMeta{Config: st.Config, Epoch: st.Epoch, Step: st.Step,
-		BestEpoch: st.BestEpoch, BestValAcc: st.BestValAcc, AdamT: st.Adam.T, History: hist})
+		BestEpoch: st.BestEpoch, BestValAcc: st.BestValAcc, AdamT: st.Adam.T, History: hist, Seconds: st.Seconds})
 	if err != nil {
 		return fmt.Errorf("train: encoding state: %w", err)
 	}
@@ -205,7 +206,7 @@ func DecodeState(r io.ReaderAt, size int64, name string) (*State, error) {
 	if err := json.Unmarshal([]byte(f.Meta["state"]), &sm); err != nil {
 		return nil, fmt.Errorf("training state %s: metadata: %w", name, err)
 	}
-	st := &State{Config: sm.Config, Epoch: sm.Epoch, Step: sm.Step, BestEpoch: sm.BestEpoch, BestValAcc: sm.BestValAcc}
+	st := &State{Config: sm.Config, Epoch: sm.Epoch, Step: sm.Step, BestEpoch: sm.BestEpoch, BestValAcc: sm.BestValAcc, Seconds: sm.Seconds}
 	dec := json.NewDecoder(bytes.NewReader(sm.History))
 	if err := dec.Decode(&st.History); err != nil {
 		return nil, fmt.Errorf("training state %s: history: %w", name, err)

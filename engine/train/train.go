@@ -168,6 +168,12 @@ type State struct {
 	// without any).
 	Feedback []nn.Tensor
 	History  History
+	// Seconds is the wall clock the completed epochs took (training steps
+	// and validation), summed over every execution that ran them, so a run
+	// resumed across restarts still knows what its epochs cost. A
+	// measurement: never part of the history. 0 in checkpoints written
+	// before it was recorded.
+	Seconds float64
 }
 
 // Outcome is a finished run.
@@ -251,6 +257,7 @@ func Run(ctx context.Context, cfg Config, data *Data, opt Options) (*Outcome, er
 		return nil, err
 	}
 	for epoch := r.st.Epoch + 1; epoch <= r.cfg.Epochs; epoch++ {
+		t0 := time.Now()
 		ep, err := r.trainEpoch(ctx, epoch)
 		if err != nil {
 			return nil, err
@@ -259,6 +266,7 @@ func Run(ctx context.Context, cfg Config, data *Data, opt Options) (*Outcome, er
 			break
 		}
 		rec := r.endEpoch(epoch, ep)
+		r.st.Seconds += time.Since(t0).Seconds()
 		if opt.OnProgress != nil {
 			opt.OnProgress(r.progress(rec, ep.tm))
 		}
