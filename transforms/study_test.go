@@ -45,6 +45,9 @@ func smokeConfig(t *testing.T, out string) Config {
 // pipeline's counters by name.
 func runStudy(t *testing.T, runner string, c Config) map[string]int64 {
 	t.Helper()
+	if testing.Short() && runner != "vet" {
+		t.Skip("trains a study: skipped with -short")
+	}
 	p, s := beam.NewPipelineWithRoot()
 	Study(s, c)
 	exec := map[string]func(context.Context, *beam.Pipeline) (beam.PipelineResult, error){
@@ -77,6 +80,9 @@ type cachedStudy struct {
 // results runs the study the first time and returns its results.json.
 func (s *cachedStudy) results(t *testing.T) []byte {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the " + s.name + " study, which trains: skipped with -short")
+	}
 	s.once.Do(func() {
 		dir, err := os.MkdirTemp("", "fabeam-"+s.name+"-")
 		if err != nil {
