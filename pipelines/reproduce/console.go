@@ -39,14 +39,38 @@ func startConsole(verbose, bar bool) {
 }
 
 // Log implements Beam's log.Logger. A message logged from Beam's own code
-// (the direct runner's pipeline and plan dumps, for example) is Beam's.
+// (the direct runner's pipeline and plan dumps, for example) is Beam's:
+// the frame calldepth names is in the Beam SDK, or the function that called
+// Beam's log package is. The second catches Beam code that logs with
+// calldepth 1 from a goroutine, whose caller frame is the runtime's (the
+// universal runner's job-message reader, which relays prism's messages).
 func (c *console) Log(_ context.Context, sev log.Severity, calldepth int, msg string) {
 	_, file, _, ok := runtime.Caller(calldepth + 1)
-	c.print(sev, ok && isBeamSource(file), msg)
+	fromBeam := ok && isBeamSource(file)
+	if !fromBeam {
+		fromBeam = beamCalledLog()
+	}
+	c.print(sev, fromBeam, msg)
 }
 
 // isBeamSource reports whether file is part of the Beam SDK.
 func isBeamSource(file string) bool { return strings.Contains(file, "/apache/beam/") }
+
+// beamCalledLog reports whether the first function on the stack outside
+// this file and Beam's log package is in the Beam SDK.
+func beamCalledLog() bool {
+	var pcs [16]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
+	for {
+		f, more := frames.Next()
+		if !strings.Contains(f.File, "/go/pkg/beam/log/") && !strings.HasSuffix(f.File, "/console.go") {
+			return isBeamSource(f.File)
+		}
+		if !more {
+			return false
+		}
+	}
+}
 
 // print writes one message: "15:04:05 message", with the severity for a
 // warning or error.

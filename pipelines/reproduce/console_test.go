@@ -273,6 +273,31 @@ func TestQuietByDefaultLoudWhenAsked(t *testing.T) {
 	}
 }
 
+// On prism the quiet console holds the same lines: the pipeline's own,
+// relayed by the runner, and nothing of the runner's (its job messages,
+// "pipeline completed job-001[…]" and "terminating job-001[…]", reach
+// the console from a goroutine of Beam's job-stream reader).
+func TestQuietOnPrism(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the command: skipped with -short")
+	}
+	out := filepath.Join(t.TempDir(), "study")
+	_, stderr, code := runCommand(t, "--runner=prism", "--preset=smoke", "--rules=bp", "--epochs=1", "--out="+out)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, tail(stderr))
+	}
+	for _, c := range append(beamChatter, "pipeline completed", "terminating job", "job-001") {
+		if strings.Contains(stderr, c) {
+			t.Errorf("without --verbose the output contains the runner's %q:\n%s", c, stderr)
+		}
+	}
+	for _, w := range []string{"train bp          seed 0 epoch 1/1", "report: wrote "} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr lacks the pipeline's %q:\n%s", w, stderr)
+		}
+	}
+}
+
 // TestAFailingRunEndsWithItsOneLineError: a run that fails inside the
 // pipeline (a label byte of 10, found by Preprocess) and one that fails on
 // its command line end with the error as their last line, on one line, and
