@@ -286,7 +286,7 @@ func TestQuietOnPrism(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, tail(stderr))
 	}
-	for _, c := range append(beamChatter, "pipeline completed", "terminating job", "job-001") {
+	for _, c := range append(beamChatter, "pipeline completed", "terminating job", "job-001", "stopping worker") {
 		if strings.Contains(stderr, c) {
 			t.Errorf("without --verbose the output contains the runner's %q:\n%s", c, stderr)
 		}
