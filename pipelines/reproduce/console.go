@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -39,38 +40,14 @@ func startConsole(verbose, bar bool) {
 }
 
 // Log implements Beam's log.Logger. A message logged from Beam's own code
-// (the direct runner's pipeline and plan dumps, for example) is Beam's:
-// the frame calldepth names is in the Beam SDK, or the function that called
-// Beam's log package is. The second catches Beam code that logs with
-// calldepth 1 from a goroutine, whose caller frame is the runtime's (the
-// universal runner's job-message reader, which relays prism's messages).
+// (the direct runner's pipeline and plan dumps, for example) is Beam's.
 func (c *console) Log(_ context.Context, sev log.Severity, calldepth int, msg string) {
 	_, file, _, ok := runtime.Caller(calldepth + 1)
-	fromBeam := ok && isBeamSource(file)
-	if !fromBeam {
-		fromBeam = beamCalledLog()
-	}
-	c.print(sev, fromBeam, msg)
+	c.print(sev, ok && isBeamSource(file), msg)
 }
 
 // isBeamSource reports whether file is part of the Beam SDK.
 func isBeamSource(file string) bool { return strings.Contains(file, "/apache/beam/") }
-
-// beamCalledLog reports whether the first function on the stack outside
-// this file and Beam's log package is in the Beam SDK.
-func beamCalledLog() bool {
-	var pcs [16]uintptr
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
-	for {
-		f, more := frames.Next()
-		if !strings.Contains(f.File, "/go/pkg/beam/log/") && !strings.HasSuffix(f.File, "/console.go") {
-			return isBeamSource(f.File)
-		}
-		if !more {
-			return false
-		}
-	}
-}
 
 // print writes one message: "15:04:05 message", with the severity for a
 // warning or error.
@@ -88,9 +65,16 @@ func (c *console) print(sev log.Severity, fromBeam bool, msg string) {
 	transforms.ConsoleLine(prefix + strings.TrimRight(msg, "\n"))
 }
 
+// prismJob matches prism's name for a job ("job-001[go-job-…]"). While
+// prism runs the pipeline in this process, the SDK's logger carries Beam's
+// own messages too, its job lifecycle ("stopping worker job-001[…]_go",
+// "pipeline completed job-001[…]"), and they name the job; the pipeline's
+// code never does.
+var prismJob = regexp.MustCompile(`\bjob-\d+\[go-job-`)
+
 // slogHandler sends slog records to the console. Prism relays each log
-// line of the pipeline's code with the prefix "[SDK] "; every other record
-// is the runner's own.
+// line of the pipeline's code with the prefix "[SDK] "; every other record,
+// and an SDK line that names prism's job (prismJob), is the runner's own.
 type slogHandler struct {
 	c     *console
 	attrs []slog.Attr
@@ -100,6 +84,7 @@ func (h *slogHandler) Enabled(context.Context, slog.Level) bool { return true }
 
 func (h *slogHandler) Handle(_ context.Context, r slog.Record) error {
 	msg, fromSDK := strings.CutPrefix(r.Message, "[SDK] ")
+	fromSDK = fromSDK && !prismJob.MatchString(msg)
 	if h.c.verbose {
 		var b strings.Builder
 		b.WriteString(msg)
