@@ -6,8 +6,8 @@
 // # Architecture 1
 //
 //	input (3,24,24)
-//	conv1 5×5 3→64 valid, bias   Conv1Out (64,20,20)  → ReLU → maxpool 2×2 → (64,10,10)
-//	conv2 5×5 64→64 valid, bias  Conv2Out (64,6,6)    → ReLU → maxpool 2×2 → (64,3,3) → flatten (C,H,W) 576
+//	conv1 5×5 3→64 valid, bias   (64,20,20)           → ReLU → maxpool 2×2 → (64,10,10)
+//	conv2 5×5 64→64 valid, bias  (64,6,6)             → ReLU → maxpool 2×2 → (64,3,3) → flatten (C,H,W) 576
 //	fc1 576→384                  FC1Out   (384)       → ReLU
 //	fc2 384→192                  FC2Out   (192)       → ReLU
 //	fc3 192→10                   Logits   (10)
@@ -61,9 +61,12 @@
 // kernel is tested against them bit for bit (bias sums: to float32
 // rounding):
 //
-//   - convBiasReluPool: the conv GEMM's epilogue (transpose to NCHW + bias,
-//     written to Conv1Out/Conv2Out), ReLU and 2×2 max-pool in one pass
-//     per sample while the block is in cache. relu(max) = max(relu), so
+//   - biasReluPool: the conv GEMM's epilogue (bias), ReLU and 2×2
+//     max-pool in one pass that reads the GEMM's position-major output in
+//     order, a window's four positions being four rows of 64 contiguous
+//     channels. The NCHW pre-activation is not written by a training
+//     step: PreActivation lays it out (biasToNCHW, the same nhwc+b) on
+//     demand, which halved the epilogue's time. relu(max) = max(relu), so
 //     the pool takes the maximum of the pre-activation; its argmax then
 //     differs from the plain chain's only in windows whose maximum is <= 0,
 //     where ReLU's derivative sends nothing back either way. No ReLU

@@ -10,13 +10,23 @@ import "math"
 // samples [s0, s1) so that parallelFor can split a batch.
 
 // im2colSamples is im2col for samples [s0, s1) of the batch: the rows
-// s*oh*ow .. (s+1)*oh*ow-1 of col.
+// s*oh*ow .. (s+1)*oh*ow-1 of col. On amd64 the 5×5 kernels' rows are
+// written by assembly (im2col5Rows), two moves a kernel row; the slices
+// above bound every read (the last row's last segment ends at the image's
+// last float) and write.
 func im2colSamples(col, inp []float32, s0, s1, c, h, wd, kh, kw int) {
 	oh, ow := h-kh+1, wd-kw+1
 	ckk := c * kh * kw
 	for s := s0; s < s1; s++ {
 		img := inp[s*c*h*wd : (s+1)*c*h*wd]
 		r := s * oh * ow
+		if useIm2colAsm && kh == 5 && kw == 5 {
+			rows := col[r*ckk : (r+oh*ow)*ckk]
+			for y := 0; y < oh; y++ {
+				im2col5Rows(&rows[y*ow*ckk], &img[y*wd], ow, c, h*wd, wd)
+			}
+			continue
+		}
 		for y := 0; y < oh; y++ {
 			for x := 0; x < ow; x++ {
 				row := col[r*ckk : (r+1)*ckk]
@@ -49,6 +59,10 @@ func col2imSamples(dinp, dcol []float32, s0, s1, c, h, wd, kh, kw int) {
 		img := dinp[s*c*h*wd : (s+1)*c*h*wd]
 		clear(img)
 		r := s * oh * ow
+		if kh == 5 && kw == 5 && ow == 6 {
+			col2im5x6(img, dcol[r*ckk:(r+oh*ow)*ckk], c, h, wd, oh)
+			continue
+		}
 		for y := 0; y < oh; y++ {
 			for x := 0; x < ow; x++ {
 				row := dcol[r*ckk : (r+1)*ckk]
@@ -78,15 +92,55 @@ func col2imSamples(dinp, dcol []float32, s0, s1, c, h, wd, kh, kw int) {
 	}
 }
 
-// convBiasReluPool is the epilogue of a convolution's forward GEMM fused
-// with the ReLU and the 2×2 max-pool that follow it, for samples [s0, s1):
+// col2im5x6 is col2imSamples' inner part for one sample of a 5×5 kernel
+// with output rows six wide (conv2's 6×6 over 10×10): img (c,h,wd, ten
+// wide) already cleared, dcol the sample's oh*6 rows. It loops kernel row
+// by kernel row: the ten floats of the image row that kernel row ky of
+// output row y touches are held in registers while the six positions x
+// add their five values, and stored once. Every image element receives
+// the same additions in the same order as in the general loop (output row
+// y ascending, then x ascending: one kernel row of a given y reaches each
+// image row), so the results are bit-identical, without the general
+// loop's read-modify-write of each float five times over.
+func col2im5x6(img, dcol []float32, c, h, wd, oh int) {
+	ckk := c * 25
+	for y := 0; y < oh; y++ {
+		rows := dcol[y*6*ckk : (y+1)*6*ckk]
+		for ci := 0; ci < c; ci++ {
+			for ky := 0; ky < 5; ky++ {
+				d := (*[10]float32)(img[ci*h*wd+(y+ky)*wd:])
+				j := ci*25 + ky*5
+				r0 := (*[5]float32)(rows[j:])
+				r1 := (*[5]float32)(rows[ckk+j:])
+				r2 := (*[5]float32)(rows[2*ckk+j:])
+				r3 := (*[5]float32)(rows[3*ckk+j:])
+				r4 := (*[5]float32)(rows[4*ckk+j:])
+				r5 := (*[5]float32)(rows[5*ckk+j:])
+				d0, d1, d2, d3, d4 := d[0], d[1], d[2], d[3], d[4]
+				d5, d6, d7, d8, d9 := d[5], d[6], d[7], d[8], d[9]
+				d0, d1, d2, d3, d4 = d0+r0[0], d1+r0[1], d2+r0[2], d3+r0[3], d4+r0[4]
+				d1, d2, d3, d4, d5 = d1+r1[0], d2+r1[1], d3+r1[2], d4+r1[3], d5+r1[4]
+				d2, d3, d4, d5, d6 = d2+r2[0], d3+r2[1], d4+r2[2], d5+r2[3], d6+r2[4]
+				d3, d4, d5, d6, d7 = d3+r3[0], d4+r3[1], d5+r3[2], d6+r3[3], d7+r3[4]
+				d4, d5, d6, d7, d8 = d4+r4[0], d5+r4[1], d6+r4[2], d7+r4[3], d8+r4[4]
+				d5, d6, d7, d8, d9 = d5+r5[0], d6+r5[1], d7+r5[2], d8+r5[3], d9+r5[4]
+				d[0], d[1], d[2], d[3], d[4] = d0, d1, d2, d3, d4
+				d[5], d[6], d[7], d[8], d[9] = d5, d6, d7, d8, d9
+			}
+		}
+	}
+}
+
+// biasReluPool is the epilogue of a convolution's forward GEMM fused
+// with the ReLU and the 2×2 max-pool that follow it, for samples [s0, s1).
+// It reads the GEMM's position-major output nhwc (n*oh*ow, oc) and writes
 //
-//	out[s,o,y,x] = nhwc[(s,y,x),o] + b[o]                         (pre-ReLU, (n,oc,oh,ow))
-//	pool[s,o,py,px] = relu(max of out over the 2×2 window)          ((n,oc,oh/2,ow/2))
-//	arg[s,o,py,px]  = flat index into out of that maximum
+//	pool[s,o,py,px] = relu(max of nhwc+b[o] over the 2×2 window)   ((n,oc,oh/2,ow/2))
+//	arg[s,o,py,px]  = flat index of that maximum into the pre-ReLU
+//	                  output (n,oc,oh,ow) that biasToNCHW lays out
 //
-// It equals conv2dForward's transpose, reluForward and maxpoolForward(.., 2,
-// 2) in sequence: relu is monotone, so the maximum of relu(out) is
+// It equals conv2dForward's transpose, reluForward and maxpoolForward(..,
+// 2, 2) in sequence: relu is monotone, so the maximum of relu(out) is
 // relu(max of out). The argmax is taken on the pre-activation; it differs
 // from maxpoolForward's (on relu(out)) only when the window's maximum is
 // <= 0, where it picks the first maximum of out instead of the first zero,
@@ -95,31 +149,32 @@ func col2imSamples(dinp, dcol []float32, s0, s1, c, h, wd, kh, kw int) {
 // in maxpoolForward. The maximum and the argmax are computed branch-free
 // (max builtin, conditional moves); a window holding a NaN takes a slow
 // exact path.
-func convBiasReluPool(out, pool []float32, arg []int32, nhwc, b []float32, s0, s1, oc, oh, ow int) {
+//
+// A window's four positions are four rows of nhwc, each oc contiguous
+// channels, so the pass reads the GEMM's output once, in order, and never
+// writes the pre-activation: the Model lays that out (biasToNCHW) only
+// when PreActivation asks for it. Each value is the same nhwc+b[o] the
+// layout computes, so the two agree bit for bit.
+func biasReluPool(pool []float32, arg []int32, nhwc, b []float32, s0, s1, oc, oh, ow int) {
 	p := oh * ow
 	ph, pw := oh/2, ow/2
 	q := ph * pw
 	b = b[:oc]
 	for s := s0; s < s1; s++ {
 		src := nhwc[s*p*oc : (s+1)*p*oc]
-		dst := out[s*oc*p : (s+1)*oc*p]
-		for i := 0; i < p; i++ {
-			row := src[i*oc : (i+1)*oc]
-			for o, v := range row {
-				dst[o*p+i] = v + b[o]
-			}
-		}
-		for o := 0; o < oc; o++ {
-			base := (s*oc + o) * p
-			plane := out[base : base+p]
-			pl := pool[(s*oc+o)*q : (s*oc+o+1)*q]
-			al := arg[(s*oc+o)*q : (s*oc+o+1)*q]
-			for py := 0; py < ph; py++ {
-				r0 := plane[2*py*ow : (2*py+1)*ow]
-				r1 := plane[(2*py+1)*ow : (2*py+2)*ow]
-				r1 = r1[:len(r0)]
-				for px := 0; px < pw; px++ {
-					a, bb, c, d := r0[2*px], r0[2*px+1], r1[2*px], r1[2*px+1]
+		pl := pool[s*oc*q : (s+1)*oc*q]
+		al := arg[s*oc*q : (s+1)*oc*q]
+		for py := 0; py < ph; py++ {
+			for px := 0; px < pw; px++ {
+				i := 2*py*ow + 2*px
+				r0 := src[i*oc : (i+1)*oc]
+				r1 := src[(i+1)*oc : (i+2)*oc]
+				r2 := src[(i+ow)*oc : (i+ow+1)*oc]
+				r3 := src[(i+ow+1)*oc : (i+ow+2)*oc]
+				r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
+				k, base := py*pw+px, s*oc*p+i
+				for o, bo := range b {
+					a, bb, c, d := r0[o]+bo, r1[o]+bo, r2[o]+bo, r3[o]+bo
 					mx := max(max(a, bb), max(c, d))
 					off := ow + 1
 					if c == mx {
@@ -141,9 +196,26 @@ func convBiasReluPool(out, pool []float32, arg []int32, nhwc, b []float32, s0, s
 							off = ow
 						}
 					}
-					pl[py*pw+px] = max(mx, 0)
-					al[py*pw+px] = int32(base + 2*py*ow + 2*px + off)
+					pl[o*q+k] = max(mx, 0)
+					al[o*q+k] = int32(base + o*p + off)
 				}
+			}
+		}
+	}
+}
+
+// biasToNCHW lays out the pre-ReLU output of a convolution for samples
+// [s0, s1): out[s,o,y,x] = nhwc[(s,y,x),o] + b[o], out (n,oc,p), nhwc
+// (n*p, oc).
+func biasToNCHW(out, nhwc, b []float32, s0, s1, oc, p int) {
+	b = b[:oc]
+	for s := s0; s < s1; s++ {
+		src := nhwc[s*p*oc : (s+1)*p*oc]
+		dst := out[s*oc*p : (s+1)*oc*p]
+		for i := 0; i < p; i++ {
+			row := src[i*oc : (i+1)*oc]
+			for o, v := range row {
+				dst[o*p+i] = v + b[o]
 			}
 		}
 	}
@@ -152,7 +224,7 @@ func convBiasReluPool(out, pool []float32, arg []int32, nhwc, b []float32, s0, s
 // poolReluBackward is maxpoolBackward followed by reluBackward and the
 // transpose of conv2dBackward, fused, for samples [s0, s1): with dpool
 // (n,oc,oh/2,ow/2), and the pooled activations and argmax that
-// convBiasReluPool wrote, it overwrites
+// biasReluPool wrote, it overwrites
 //
 //	dpre (n,oc,oh,ow)    = dpool routed to arg where pre[arg] > 0, zero elsewhere
 //	dnhwc (n*oh*ow, oc)  = the same, position-major, for the weight-gradient GEMM
@@ -248,14 +320,14 @@ func (t *col2imTask) run(lo, hi int) {
 }
 
 type epilogueTask struct {
-	out, pool []float32
+	pool      []float32
 	arg       []int32
 	nhwc, b   []float32
 	oc, oh, o int
 }
 
 func (t *epilogueTask) run(lo, hi int) {
-	convBiasReluPool(t.out, t.pool, t.arg, t.nhwc, t.b, lo, hi, t.oc, t.oh, t.o)
+	biasReluPool(t.pool, t.arg, t.nhwc, t.b, lo, hi, t.oc, t.oh, t.o)
 }
 
 type poolBackTask struct {

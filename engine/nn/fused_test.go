@@ -69,7 +69,7 @@ func specialNHWC(r *rng.Stream, n, oc, oh, ow int) []float32 {
 // pre-activation in row-major window order — which is the plain chain's
 // argmax whenever the maximum is positive (when it is not, relu' = 0 and
 // the backward test below shows that the choice sends no gradient).
-func TestConvBiasReluPoolEqualsPlainChain(t *testing.T) {
+func TestBiasReluPoolEqualsPlainChain(t *testing.T) {
 	for _, sh := range epilogueShapes {
 		t.Run(fmt.Sprintf("n%d_oc%d_%dx%d", sh.n, sh.oc, sh.oh, sh.ow), func(t *testing.T) {
 			r := rng.New(21, t.Name())
@@ -79,7 +79,8 @@ func TestConvBiasReluPoolEqualsPlainChain(t *testing.T) {
 			out := make([]float32, n*oc*p)
 			pool := make([]float32, n*oc*ph*pw)
 			arg := make([]int32, len(pool))
-			convBiasReluPool(out, pool, arg, nhwc, b, 0, n, oc, oh, ow)
+			biasReluPool(pool, arg, nhwc, b, 0, n, oc, oh, ow)
+			biasToNCHW(out, nhwc, b, 0, n, oc, p)
 
 			act := make([]float32, len(out))
 			for s := 0; s < n; s++ {
@@ -146,7 +147,8 @@ func TestPoolReluBackwardEqualsPlainChain(t *testing.T) {
 			out := make([]float32, n*oc*p)
 			pool := make([]float32, n*oc*q)
 			arg := make([]int32, len(pool))
-			convBiasReluPool(out, pool, arg, nhwc, b, 0, n, oc, oh, ow)
+			biasReluPool(pool, arg, nhwc, b, 0, n, oc, oh, ow)
+			biasToNCHW(out, nhwc, b, 0, n, oc, p)
 			dpool := randn(r, len(pool))
 
 			act := make([]float32, len(out))
@@ -229,7 +231,7 @@ func TestIm2colCol2imSampleRanges(t *testing.T) {
 
 // Conv1's pre-activation gradient, laid out on demand by PreActivationGrad,
 // equals the plain chain (maxpoolBackward, reluBackward) applied to the
-// model's own dPool1 and Conv1Out, bit for bit.
+// model's own dPool1 and conv1 pre-activation, bit for bit.
 func TestPreActivationGradConv1EqualsPlainChain(t *testing.T) {
 	const n = 3
 	p := NewParams()
@@ -240,12 +242,12 @@ func TestPreActivationGradConv1EqualsPlainChain(t *testing.T) {
 	m.Loss(y)
 	m.Backward()
 	act := make([]float32, n*c1Out)
-	reluForward(act, m.Conv1Out)
+	reluForward(act, m.PreActivation(Conv1))
 	arg := make([]int32, n*p1Out)
 	maxpoolForward(make([]float32, n*p1Out), arg, act, n*64, 20, 20, 2, 2)
 	want := make([]float32, n*c1Out)
 	maxpoolBackward(want, m.dPool1[:n*p1Out], arg, len(want))
-	reluBackward(want, want, m.Conv1Out)
+	reluBackward(want, want, m.PreActivation(Conv1))
 	got := m.PreActivationGrad(Conv1)
 	nonzero := 0
 	for i := range want {
@@ -351,5 +353,74 @@ func TestConv2dWeightGradTransposedEqualsDirect(t *testing.T) {
 			// 800-term float32 sums of unit normals: ~1e-5 relative.
 			compare(t, "accumulated dw", acc, want, 1e-4)
 		})
+	}
+}
+
+// im2colShapes: the network's two convolutions, and shapes that take the
+// fast paths (5×5 kernels; conv2's six-wide output rows) with other
+// channel counts and non-square images, and one that does not.
+var im2colShapes = []struct{ n, c, h, w, kh, kw int }{
+	{2, 3, 24, 24, 5, 5},
+	{2, 64, 10, 10, 5, 5},
+	{3, 2, 8, 10, 5, 5},
+	{1, 1, 5, 5, 5, 5},
+	{2, 3, 7, 9, 5, 5},
+	{2, 2, 6, 7, 3, 2},
+}
+
+// im2colSamples (with and without its assembly rows) and col2imSamples
+// (with its six-wide register path) equal the definitions written as
+// plain loops, bit for bit: im2col is a copy, and col2im's reference adds
+// each row's values in the order of the output positions, which is the
+// order the fast path must keep. The error values include zeros of both
+// signs, whose sum depends on that order.
+func TestIm2colCol2imFastPathsEqualDefinitions(t *testing.T) {
+	for _, asm := range []bool{true, false} {
+		setIm2colAsm(t, asm)
+		for _, sh := range im2colShapes {
+			r := rng.New(24, fmt.Sprint(sh))
+			oh, ow := sh.h-sh.kh+1, sh.w-sh.kw+1
+			ckk, plane := sh.c*sh.kh*sh.kw, sh.h*sh.w
+			inp, dcol := randn(r, sh.n*sh.c*plane), randn(r, sh.n*oh*ow*ckk)
+			for i := 0; i < len(dcol); i += 7 {
+				dcol[i] = float32(math.Copysign(0, float64(i%2)-0.5))
+			}
+			wantCol := make([]float32, len(dcol))
+			wantImg := make([]float32, len(inp))
+			for s := 0; s < sh.n; s++ {
+				for y := 0; y < oh; y++ {
+					for x := 0; x < ow; x++ {
+						row := ((s*oh+y)*ow + x) * ckk
+						for ci := 0; ci < sh.c; ci++ {
+							for ky := 0; ky < sh.kh; ky++ {
+								for kx := 0; kx < sh.kw; kx++ {
+									j := row + (ci*sh.kh+ky)*sh.kw + kx
+									at := (s*sh.c+ci)*plane + (y+ky)*sh.w + x + kx
+									wantCol[j] = inp[at]
+									wantImg[at] += dcol[j]
+								}
+							}
+						}
+					}
+				}
+			}
+			col := make([]float32, len(dcol))
+			img := make([]float32, len(inp))
+			for i := range img {
+				img[i] = 42 // overwritten
+			}
+			im2colSamples(col, inp, 0, sh.n, sh.c, sh.h, sh.w, sh.kh, sh.kw)
+			col2imSamples(img, dcol, 0, sh.n, sh.c, sh.h, sh.w, sh.kh, sh.kw)
+			for i := range col {
+				if math.Float32bits(col[i]) != math.Float32bits(wantCol[i]) {
+					t.Fatalf("asm %v %v: col[%d] = %v, want %v", asm, sh, i, col[i], wantCol[i])
+				}
+			}
+			for i := range img {
+				if math.Float32bits(img[i]) != math.Float32bits(wantImg[i]) {
+					t.Fatalf("asm %v %v: dinp[%d] = %v, want %v", asm, sh, i, img[i], wantImg[i])
+				}
+			}
+		}
 	}
 }

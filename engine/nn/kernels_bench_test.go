@@ -57,15 +57,23 @@ func BenchmarkKernels(b *testing.B) {
 		cpuPerOp(b, c0)
 	})
 	b.Run("epilogue_conv1", func(b *testing.B) {
+		bytes(b, len(nhwc))
+		c0 := processCPU()
+		for b.Loop() {
+			biasReluPool(pool, arg, nhwc, bias, 0, n, 64, 20, 20)
+		}
+		cpuPerOp(b, c0)
+	})
+	b.Run("layout_conv1", func(b *testing.B) {
 		bytes(b, len(out))
 		c0 := processCPU()
 		for b.Loop() {
-			convBiasReluPool(out, pool, arg, nhwc, bias, 0, n, 64, 20, 20)
+			biasToNCHW(out, nhwc, bias, 0, n, 64, 400)
 		}
 		cpuPerOp(b, c0)
 	})
 	b.Run("poolback_conv1", func(b *testing.B) {
-		convBiasReluPool(out, pool, arg, nhwc, bias, 0, n, 64, 20, 20)
+		biasReluPool(pool, arg, nhwc, bias, 0, n, 64, 20, 20)
 		bytes(b, len(out))
 		c0 := processCPU()
 		for b.Loop() {

@@ -35,13 +35,12 @@ type Model struct {
 	// N is the current batch size, set by Forward.
 	N int
 
-	// Pre-ReLU outputs of each layer for the current batch, N rows,
-	// valid after Forward:
-	Conv1Out []float32 // (n,64,20,20)
-	Conv2Out []float32 // (n,64,6,6)
-	FC1Out   []float32 // (n,384)
-	FC2Out   []float32 // (n,192)
-	Logits   []float32 // (n,10)
+	// Pre-ReLU outputs of the linear layers for the current batch, N
+	// rows, valid after Forward (the convolutions' are laid out on demand
+	// by PreActivation):
+	FC1Out []float32 // (n,384)
+	FC2Out []float32 // (n,192)
+	Logits []float32 // (n,10)
 
 	// Metrics, when true, makes Backward fill Step with the local alignment
 	// angles and sign concordance. When false it costs nothing.
@@ -55,12 +54,14 @@ type Model struct {
 	conv1Buf, conv2Buf, fc1Buf, fc2Buf, logitsBuf []float32
 
 	col1   []float32 // (n*400, 75) conv1 im2col, kept for backward
-	nhwc   []float32 // (n*400, 64) scratch: conv outputs / errors, position-major
-	pool1  []float32 // (n,64,10,10) relu(maxpool(Conv1Out))
-	arg1   []int32   // (n,64,10,10) argmax into Conv1Out
+	out1   []float32 // (n*400, 64) conv1's GEMM output (pre-activation without bias), position-major
+	nhwc   []float32 // (n*400, 64) scratch: conv errors, position-major
+	pool1  []float32 // (n,64,10,10) relu(maxpool(conv1 pre-activation))
+	arg1   []int32   // (n,64,10,10) argmax into the conv1 pre-activation (n,64,20,20)
 	col2   []float32 // (n*36, 1600) conv2 im2col
-	pool2  []float32 // (n,576) relu(maxpool(Conv2Out))
-	arg2   []int32   // (n,576) argmax into Conv2Out
+	out2   []float32 // (n*36, 64) conv2's GEMM output, position-major
+	pool2  []float32 // (n,576) relu(maxpool(conv2 pre-activation))
+	arg2   []int32   // (n,576) argmax into the conv2 pre-activation (n,64,6,6)
 	relu3  []float32 // (n,384)
 	relu4  []float32 // (n,192)
 	probs  []float32 // (n,10)
@@ -83,6 +84,12 @@ type Model struct {
 	// dConv1Ready reports that dConv1 holds the transpose of the conv1
 	// error Backward left in nhwc.
 	dConv1Ready bool
+	// convOutReady[i] reports that conv1Buf (i = 0) or conv2Buf (i = 1)
+	// holds the pre-activation laid out from out1 or out2 since Forward;
+	// convBias[i] is the bias that Forward added (an optimiser may change
+	// P before PreActivation is called).
+	convOutReady [2]bool
+	convBias     [2][64]float32
 
 	// parallel kernels (parallel.go, fused.go)
 	par      parallel
@@ -126,7 +133,7 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 	n := maxBatch
 	sizes := []int{
 		n * c1Out, n * c2Out, n * fc1Out, n * fc2Out, n * NumClasses, // activations
-		n * 400 * col1Row, n * 400 * 64, n * p1Out, n * 36 * col2Row, n * p2Out, n * fc1Out, n * fc2Out, n * NumClasses, // forward
+		n * 400 * col1Row, n * 400 * 64, n * 400 * 64, n * p1Out, n * 36 * col2Row, n * 36 * 64, n * p2Out, n * fc1Out, n * fc2Out, n * NumClasses, // forward
 		n * NumClasses, n * fc2Out, n * fc2Out, n * fc1Out, n * fc1Out, n * p2Out, n * c2Out, n * p1Out, n * c1Out, n * 36 * col2Row, n * 64, // backward
 		col1Row * 64, // dwT
 	}
@@ -145,8 +152,8 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 	}
 	m := &Model{P: p, Grad: NewParams(), Rule: rule, maxBatch: n}
 	m.conv1Buf, m.conv2Buf, m.fc1Buf, m.fc2Buf, m.logitsBuf = take(n*c1Out), take(n*c2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
-	m.col1, m.nhwc, m.pool1 = take(n*400*col1Row), take(n*400*64), take(n*p1Out)
-	m.col2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*col2Row), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
+	m.col1, m.out1, m.nhwc, m.pool1 = take(n*400*col1Row), take(n*400*64), take(n*400*64), take(n*p1Out)
+	m.col2, m.out2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*col2Row), take(n*36*64), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
 	m.dLogits, m.dRelu4, m.dFC2Out, m.dRelu3, m.dFC1Out = take(n*NumClasses), take(n*fc2Out), take(n*fc2Out), take(n*fc1Out), take(n*fc1Out)
 	m.dPool2, m.dConv2, m.dPool1, m.dConv1, m.dcol2, m.dbPart = take(n*p2Out), take(n*c2Out), take(n*p1Out), take(n*c1Out), take(n*36*col2Row), take(n*64)
 	m.dwT = take(col1Row * 64)
@@ -169,11 +176,13 @@ func (m *Model) Forward(x []float32, n int) {
 	if len(x) < n*inputSize {
 		panic(fmt.Sprintf("nn: Forward: input has %d values, batch %d needs %d", len(x), n, n*inputSize))
 	}
-	m.N, m.haveGrad = n, false
-	m.Conv1Out, m.Conv2Out, m.FC1Out, m.FC2Out, m.Logits = m.conv1Buf[:n*c1Out], m.conv2Buf[:n*c2Out], m.fc1Buf[:n*fc1Out], m.fc2Buf[:n*fc2Out], m.logitsBuf[:n*NumClasses]
+	m.N, m.haveGrad, m.convOutReady = n, false, [2]bool{}
+	copy(m.convBias[0][:], m.P.b[Conv1])
+	copy(m.convBias[1][:], m.P.b[Conv2])
+	m.FC1Out, m.FC2Out, m.Logits = m.fc1Buf[:n*fc1Out], m.fc2Buf[:n*fc2Out], m.logitsBuf[:n*NumClasses]
 	p := m.P
-	m.convForward(m.Conv1Out, m.pool1, m.arg1, m.col1, x, p.w[Conv1], p.b[Conv1], n, 3, 24)
-	m.convForward(m.Conv2Out, m.pool2, m.arg2, m.col2, m.pool1, p.w[Conv2], p.b[Conv2], n, 64, 10)
+	m.convForward(m.out1, m.pool1, m.arg1, m.col1, x, p.w[Conv1], p.b[Conv1], n, 3, 24)
+	m.convForward(m.out2, m.pool2, m.arg2, m.col2, m.pool1, p.w[Conv2], p.b[Conv2], n, 64, 10)
 	linearForwardRelu(m.FC1Out, m.relu3, m.pool2, p.w[FC1], p.b[FC1], n, p2Out, fc1Out)
 	linearForwardRelu(m.FC2Out, m.relu4, m.relu3, p.w[FC2], p.b[FC2], n, fc1Out, fc2Out)
 	linearForward(m.Logits, m.relu4, p.w[FC3], p.b[FC3], n, fc2Out, NumClasses)
@@ -181,17 +190,18 @@ func (m *Model) Forward(x []float32, n int) {
 
 // convForward runs a 5×5 valid convolution with 64 output channels on inp
 // (n,c,hw,hw) followed by ReLU and 2×2 max-pool: im2col into col (in
-// parallel over samples), one GEMM into m.nhwc, then the fused epilogue
-// (convBiasReluPool) writing the pre-ReLU out, the pooled activations and
-// their argmax. Equal to conv2dForward, reluForward, maxpoolForward.
-func (m *Model) convForward(out, pool []float32, arg []int32, col, inp, w, b []float32, n, c, hw int) {
+// parallel over samples), one GEMM into nhwc (position-major, without the
+// bias), then the fused epilogue (biasReluPool) writing the pooled
+// activations and their argmax. Equal to conv2dForward, reluForward,
+// maxpoolForward; PreActivation lays out conv2dForward's out from nhwc.
+func (m *Model) convForward(nhwc, pool []float32, arg []int32, col, inp, w, b []float32, n, c, hw int) {
 	const oc, k = 64, 5
 	o := hw - k + 1
 	ckk := c * k * k
 	m.im2colT = im2colTask{col: col, inp: inp, c: c, h: hw, wd: hw, kh: k, kwid: k}
 	parallelFor(&m.par, n, 1, &m.im2colT)
-	gemm.Sgemm(false, true, n*o*o, oc, ckk, 1, col, ckk, w, ckk, 0, m.nhwc, oc)
-	m.epiT = epilogueTask{out: out, pool: pool, arg: arg, nhwc: m.nhwc, b: b, oc: oc, oh: o, o: o}
+	gemm.Sgemm(false, true, n*o*o, oc, ckk, 1, col, ckk, w, ckk, 0, nhwc, oc)
+	m.epiT = epilogueTask{pool: pool, arg: arg, nhwc: nhwc, b: b, oc: oc, oh: o, o: o}
 	parallelFor(&m.par, n, 1, &m.epiT)
 	m.im2colT, m.epiT = im2colTask{}, epilogueTask{} // drop references
 }
@@ -342,14 +352,18 @@ func (m *Model) metricsBuf() []float32 {
 	return m.mTrue
 }
 
-// PreActivation returns the N rows of layer l's pre-ReLU output (the
-// exported Conv1Out..Logits fields). Valid after Forward.
+// PreActivation returns the N rows of layer l's pre-ReLU output: for the
+// convolutions (N,64,20,20) and (N,64,6,6), laid out from the forward's
+// position-major copy on the first call after each Forward (a training
+// step does not need them); for the linear layers the exported FC1Out,
+// FC2Out and Logits. Valid after Forward; the slice is the Model's and
+// changes with the next Forward.
 func (m *Model) PreActivation(l int) []float32 {
 	switch l {
 	case Conv1:
-		return m.Conv1Out
+		return m.convOut(0, m.conv1Buf, m.out1, 400)
 	case Conv2:
-		return m.Conv2Out
+		return m.convOut(1, m.conv2Buf, m.out2, 36)
 	case FC1:
 		return m.FC1Out
 	case FC2:
@@ -358,6 +372,20 @@ func (m *Model) PreActivation(l int) []float32 {
 		return m.Logits
 	}
 	panic(fmt.Sprintf("nn: PreActivation: layer %d out of range", l))
+}
+
+// convOut lays out convolution i's pre-activation (N,64,p) in dst from its
+// GEMM output nhwc and the bias of the Forward, once per Forward.
+func (m *Model) convOut(i int, dst, nhwc []float32, p int) []float32 {
+	if m.N == 0 {
+		panic("nn: PreActivation before Forward")
+	}
+	dst = dst[:m.N*64*p]
+	if !m.convOutReady[i] {
+		biasToNCHW(dst, nhwc, m.convBias[i][:], 0, m.N, 64, p)
+		m.convOutReady[i] = true
+	}
+	return dst
 }
 
 // PreActivationGrad returns the gradient with respect to layer l's pre-ReLU

@@ -124,6 +124,53 @@ func TestForwardMatchesFloat64Reference(t *testing.T) {
 	}
 }
 
+// The convolutions' pre-activations, laid out on demand, are those of the
+// last Forward bit for bit (conv2dForward, the plain kernel, on the same
+// input and parameters), also when asked for after a step has changed the
+// parameters, and again after the next Forward on other data.
+func TestConvPreActivationIsTheLastForwards(t *testing.T) {
+	const n = 3
+	p := NewParams()
+	p.InitPyTorch(4)
+	m := NewModel(p, BP{}, n)
+	for round := uint64(0); round < 2; round++ {
+		x, y := testBatch(40+round, n)
+		w1, b1 := append([]float32(nil), p.w[Conv1]...), append([]float32(nil), p.b[Conv1]...)
+		w2, b2 := append([]float32(nil), p.w[Conv2]...), append([]float32(nil), p.b[Conv2]...)
+		m.Forward(x, n)
+		m.Loss(y)
+		m.Backward()
+		for i := range p.Data { // an "optimiser step" before the features are read
+			p.Data[i] += 0.01
+		}
+
+		want1 := make([]float32, n*c1Out)
+		conv2dForward(want1, make([]float32, n*400*col1Row), make([]float32, n*400*64), x, w1, b1, n, 3, 24, 24, 64, 5, 5)
+		act := make([]float32, len(want1))
+		reluForward(act, want1)
+		pool1 := make([]float32, n*p1Out)
+		maxpoolForward(pool1, make([]int32, len(pool1)), act, n*64, 20, 20, 2, 2)
+		want2 := make([]float32, n*c2Out)
+		conv2dForward(want2, make([]float32, n*36*col2Row), make([]float32, n*36*64), pool1, w2, b2, n, 64, 10, 10, 64, 5, 5)
+		for _, c := range []struct {
+			l    int
+			want []float32
+		}{{Conv1, want1}, {Conv2, want2}} {
+			for k := 0; k < 2; k++ { // the second call returns the same layout
+				got := m.PreActivation(c.l)
+				if len(got) != len(c.want) {
+					t.Fatalf("round %d %s: %d values, want %d", round, LayerNames[c.l], len(got), len(c.want))
+				}
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(c.want[i]) {
+						t.Fatalf("round %d %s call %d: [%d] = %v, want %v", round, LayerNames[c.l], k, i, got[i], c.want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // Under bp, every parameter gradient of the whole network equals float64
 // central differences of the float64 reference loss: for each of the ten
 // tensors, the directional derivative along a random direction, and one
