@@ -81,6 +81,15 @@ func BenchmarkKernels(b *testing.B) {
 		}
 		cpuPerOp(b, c0)
 	})
+	b.Run("poolback_conv1_step", func(b *testing.B) {
+		biasReluPool(pool, arg, nhwc, bias, 0, n, 64, 20, 20)
+		bytes(b, len(out))
+		c0 := processCPU()
+		for b.Loop() {
+			poolReluBackward(nil, dnhwc, dbPart, dpool, arg, pool, 0, n, 64, 20, 20)
+		}
+		cpuPerOp(b, c0)
+	})
 }
 
 // processCPU returns the user+system CPU time this process has used. On a
