@@ -3,7 +3,7 @@ GO ?= go
 PKGS := ./...
 FUZZTIME ?= 10m
 
-.PHONY: build test vet bench quick reproduce smoke fuzz fmt
+.PHONY: build test vet bench quick reproduce publish smoke fuzz fmt
 
 build:
 	$(GO) build $(PKGS)
@@ -29,6 +29,24 @@ quick:
 DATA ?= ./data/cifar-10-batches-bin
 reproduce:
 	$(GO) run ./pipelines/reproduce --runner=direct --seeds=3 --data=$(DATA) --out=./out/paper
+
+# Copies the finished study's small outputs from $(STUDY) (default ./out/paper) into
+# reproduction/paper-3seeds (no checkpoints, no features). The copy is
+# checked first for what a published reproduction must hold (every rule
+# and seed, the grid, CKA and the noise ceiling) and replaces the
+# previous one whole only if it passes; publish refuses before the study's
+# report exists.
+STUDY ?= ./out/paper
+PUBLISHED ?= reproduction/paper-3seeds
+publish:
+	@test -f $(STUDY)/report.md -a -f $(STUDY)/results.json -a -f $(STUDY)/manifest.json \
+		|| { echo "publish: $(STUDY) has no finished study (report.md, results.json, manifest.json); run make reproduce first" >&2; exit 1; }
+	rm -rf $(PUBLISHED).tmp && mkdir -p $(PUBLISHED).tmp/figures
+	cp $(STUDY)/report.md $(STUDY)/report.html $(STUDY)/results.json $(STUDY)/manifest.json $(PUBLISHED).tmp/
+	cp $(STUDY)/figures/*.png $(PUBLISHED).tmp/figures/
+	FABEAM_PUBLISHED=$(abspath $(PUBLISHED).tmp) $(GO) test -count=1 -run '^TestThePublishedReproductionIsComplete$$' ./transforms/ \
+		|| { echo "publish: $(STUDY) is not a complete paper study; $(PUBLISHED) left as it was" >&2; rm -rf $(PUBLISHED).tmp; exit 1; }
+	rm -rf $(PUBLISHED) && mv $(PUBLISHED).tmp $(PUBLISHED)
 
 smoke:
 	$(GO) run ./pipelines/reproduce --runner=direct --preset=smoke --out=./out-smoke
