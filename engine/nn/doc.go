@@ -66,7 +66,11 @@
 //     order, a window's four positions being four rows of 64 contiguous
 //     channels. The NCHW pre-activation is not written by a training
 //     step: PreActivation lays it out (biasToNCHW, the same nhwc+b) on
-//     demand, which halved the epilogue's time. relu(max) = max(relu), so
+//     demand, which halved the epilogue's time. On amd64 with AVX2 each
+//     window runs eight channels at a time in assembly (poolWindowAVX2,
+//     three times faster again), with MXCSR at Go's default so every sum
+//     rounds as the loop's; a sample with a NaN goes to the loop, whose
+//     max propagates it. relu(max) = max(relu), so
 //     the pool takes the maximum of the pre-activation; its argmax then
 //     differs from the plain chain's only in windows whose maximum is <= 0,
 //     where ReLU's derivative sends nothing back either way. No ReLU
@@ -77,9 +81,12 @@
 //     scatter, with per-(sample,channel) bias sums added in sample order.
 //     Conv1's NCHW pre-activation gradient is not needed by the step; it
 //     is laid out from that copy by PreActivationGrad on demand.
-//   - im2col/col2im move the 5×5 kernel rows five floats at a time in
-//     registers (a [5]float32 assignment compiles to a memmove call, which
-//     cost im2col a third of its time); ReLU and its mask compile
+//   - im2col writes a 5×5 kernel row with one 16-byte and one 4-byte move
+//     in assembly on amd64 (im2col5Rows; portable: five moves in
+//     registers, since a [5]float32 assignment compiles to a memmove
+//     call). conv2's col2im (six-wide output rows) holds the ten floats of
+//     an image row in registers while the six positions add into it, in
+//     the general loop's order (col2im5x6). ReLU and its mask compile
 //     branch-free (a data-dependent branch mispredicts on half of the
 //     inputs: 8× slower).
 //   - Conv1's weight gradient is computed transposed (conv2dWeightGradT):

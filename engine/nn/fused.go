@@ -20,7 +20,7 @@ func im2colSamples(col, inp []float32, s0, s1, c, h, wd, kh, kw int) {
 	for s := s0; s < s1; s++ {
 		img := inp[s*c*h*wd : (s+1)*c*h*wd]
 		r := s * oh * ow
-		if useIm2colAsm && kh == 5 && kw == 5 {
+		if usePassAsm && kh == 5 && kw == 5 {
 			rows := col[r*ckk : (r+oh*ow)*ckk]
 			for y := 0; y < oh; y++ {
 				im2col5Rows(&rows[y*ow*ckk], &img[y*wd], ow, c, h*wd, wd)
@@ -164,6 +164,9 @@ func biasReluPool(pool []float32, arg []int32, nhwc, b []float32, s0, s1, oc, oh
 		src := nhwc[s*p*oc : (s+1)*p*oc]
 		pl := pool[s*oc*q : (s+1)*oc*q]
 		al := arg[s*oc*q : (s+1)*oc*q]
+		if usePassAsm && hasAVX2 && oc%8 == 0 && q > 0 && poolWindowsAVX2(pl, al, src, b, s, oc, ow, p, q, pw) {
+			continue
+		}
 		for py := 0; py < ph; py++ {
 			for px := 0; px < pw; px++ {
 				i := 2*py*ow + 2*px
@@ -202,6 +205,24 @@ func biasReluPool(pool []float32, arg []int32, nhwc, b []float32, s0, s1, oc, oh
 			}
 		}
 	}
+}
+
+// poolWindowsAVX2 runs biasReluPool's sample s in assembly, window by
+// window, eight channels at a time: the same additions (MXCSR at its
+// default), the same maximum and the same first-maximum argmax as the
+// loop. It reports false, leaving the sample to the loop, when a window
+// held a NaN (the vector maximum does not propagate NaNs as max does).
+func poolWindowsAVX2(pl []float32, al []int32, src, b []float32, s, oc, ow, p, q, pw int) bool {
+	_, _ = pl[(oc-1)*q+q-1], al[(oc-1)*q+q-1]
+	for k := 0; k < q; k++ {
+		py, px := k/pw, k%pw
+		i := 2*py*ow + 2*px
+		_ = src[(i+ow+2)*oc-1] // the window's last row
+		if poolWindowAVX2(&pl[k], &al[k], &src[i*oc], &b[0], oc, ow, q, s*oc*p+i, p) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // biasToNCHW lays out the pre-ReLU output of a convolution for samples

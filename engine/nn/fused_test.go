@@ -18,13 +18,17 @@ var epilogueShapes = []struct{ n, oc, oh, ow int }{
 	{1, 1, 2, 2},
 	{2, 3, 4, 6},
 	{2, 5, 5, 7},
+	{2, 8, 5, 7},
+	{1, 16, 3, 3},
 }
 
 // specialNHWC returns random position-major conv outputs (n*oh*ow, oc) with
 // the cases the pool must get right planted in the first windows of each
 // plane (which hold them after the transpose): a tie, an all-negative
-// window, zeros of both signs, and NaNs in each window position.
-func specialNHWC(r *rng.Stream, n, oc, oh, ow int) []float32 {
+// window, zeros of both signs, and, with nans, NaNs in each window
+// position (without, a tie of the first and last positions in their
+// place).
+func specialNHWC(r *rng.Stream, n, oc, oh, ow int, nans bool) []float32 {
 	p := oh * ow
 	x := randn(r, n*p*oc)
 	set := func(s, o, y, xx int, v float32) {
@@ -53,6 +57,11 @@ func specialNHWC(r *rng.Stream, n, oc, oh, ow int) []float32 {
 				set(s, o, 1, 0, -1)
 				set(s, o, 1, 1, negz)
 			default: // a NaN at window position (s*oc+o)%6-3 (0..2), a second at 3
+				if !nans {
+					set(s, o, 0, 0, 5)
+					set(s, o, 1, 1, 5)
+					continue
+				}
 				k := (s*oc+o)%6 - 3
 				set(s, o, k/2, k%2, nan)
 				set(s, o, 1, 1, nan)
@@ -68,66 +77,83 @@ func specialNHWC(r *rng.Stream, n, oc, oh, ow int) []float32 {
 // NaN winning; arg = the first NaN, else the first maximum of the
 // pre-activation in row-major window order — which is the plain chain's
 // argmax whenever the maximum is positive (when it is not, relu' = 0 and
-// the backward test below shows that the choice sends no gradient).
+// the backward test below shows that the choice sends no gradient). The
+// assembly windows (channel counts a multiple of 8, without NaNs; a
+// sample with one goes to the loop) and the portable loop are both
+// checked, and agree bit for bit.
 func TestBiasReluPoolEqualsPlainChain(t *testing.T) {
-	for _, sh := range epilogueShapes {
-		t.Run(fmt.Sprintf("n%d_oc%d_%dx%d", sh.n, sh.oc, sh.oh, sh.ow), func(t *testing.T) {
-			r := rng.New(21, t.Name())
-			n, oc, oh, ow := sh.n, sh.oc, sh.oh, sh.ow
-			p, ph, pw := oh*ow, oh/2, ow/2
-			nhwc, b := specialNHWC(r, n, oc, oh, ow), randn(r, oc)
-			out := make([]float32, n*oc*p)
-			pool := make([]float32, n*oc*ph*pw)
-			arg := make([]int32, len(pool))
-			biasReluPool(pool, arg, nhwc, b, 0, n, oc, oh, ow)
-			biasToNCHW(out, nhwc, b, 0, n, oc, p)
+	for _, c := range []struct{ asm, nans bool }{{true, false}, {true, true}, {false, false}, {false, true}} {
+		for _, sh := range epilogueShapes {
+			t.Run(fmt.Sprintf("asm%v_nans%v_n%d_oc%d_%dx%d", c.asm, c.nans, sh.n, sh.oc, sh.oh, sh.ow), func(t *testing.T) {
+				testBiasReluPool(t, sh.n, sh.oc, sh.oh, sh.ow, c.asm, c.nans)
+			})
+		}
+	}
+}
 
-			act := make([]float32, len(out))
-			for s := 0; s < n; s++ {
-				for o := 0; o < oc; o++ {
-					for i := 0; i < p; i++ {
-						want := nhwc[(s*p+i)*oc+o] + b[o]
-						got := out[(s*oc+o)*p+i]
-						if math.Float32bits(got) != math.Float32bits(want) {
-							t.Fatalf("out[%d,%d,%d] = %v, want %v", s, o, i, got, want)
-						}
-						act[(s*oc+o)*p+i] = want
-					}
+func testBiasReluPool(t *testing.T, n, oc, oh, ow int, asm, nans bool) {
+	r := rng.New(21, fmt.Sprint(n, oc, oh, ow, nans))
+	p, ph, pw := oh*ow, oh/2, ow/2
+	nhwc, b := specialNHWC(r, n, oc, oh, ow, nans), randn(r, oc)
+	out := make([]float32, n*oc*p)
+	pool := make([]float32, n*oc*ph*pw)
+	arg := make([]int32, len(pool))
+	setPassAsm(t, false)
+	loopPool, loopArg := make([]float32, len(pool)), make([]int32, len(pool))
+	biasReluPool(loopPool, loopArg, nhwc, b, 0, n, oc, oh, ow)
+	setPassAsm(t, asm)
+	biasReluPool(pool, arg, nhwc, b, 0, n, oc, oh, ow)
+	biasToNCHW(out, nhwc, b, 0, n, oc, p)
+	for k := range pool {
+		if math.Float32bits(pool[k]) != math.Float32bits(loopPool[k]) || arg[k] != loopArg[k] {
+			t.Fatalf("window %d: %v at %d, the portable loop %v at %d", k, pool[k], arg[k], loopPool[k], loopArg[k])
+		}
+	}
+
+	act := make([]float32, len(out))
+	for s := 0; s < n; s++ {
+		for o := 0; o < oc; o++ {
+			for i := 0; i < p; i++ {
+				want := nhwc[(s*p+i)*oc+o] + b[o]
+				got := out[(s*oc+o)*p+i]
+				if math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("out[%d,%d,%d] = %v, want %v", s, o, i, got, want)
 				}
+				act[(s*oc+o)*p+i] = want
 			}
-			reluForward(act, act)
-			plainPool := make([]float32, len(pool))
-			plainArg := make([]int32, len(pool))
-			maxpoolForward(plainPool, plainArg, act, n*oc, oh, ow, 2, 2)
-			for k := range pool {
-				pl, y, x := k/(ph*pw), k/pw%ph, k%pw
-				base := pl*p + 2*y*ow + 2*x
-				idx := []int{base, base + 1, base + ow, base + ow + 1}
-				first, mx := idx[0], out[idx[0]]
-				for _, i := range idx {
-					if v := out[i]; v != v {
-						first, mx = i, v
-						break
-					} else if v > mx {
-						first, mx = i, v
-					}
-				}
-				wantPool := float32(math.Max(float64(mx), 0))
-				if mx != mx {
-					wantPool = mx
-				}
-				same := func(a, b float32) bool { return a == b || (a != a && b != b) }
-				if !same(pool[k], wantPool) || int(arg[k]) != first {
-					t.Fatalf("window %d: pool %v at %d, want %v at %d", k, pool[k], arg[k], wantPool, first)
-				}
-				if !same(pool[k], plainPool[k]) {
-					t.Fatalf("window %d: pool %v, plain chain %v", k, pool[k], plainPool[k])
-				}
-				if (pool[k] > 0 || pool[k] != pool[k]) && arg[k] != plainArg[k] {
-					t.Fatalf("window %d: arg %d, plain chain %d", k, arg[k], plainArg[k])
-				}
+		}
+	}
+	reluForward(act, act)
+	plainPool := make([]float32, len(pool))
+	plainArg := make([]int32, len(pool))
+	maxpoolForward(plainPool, plainArg, act, n*oc, oh, ow, 2, 2)
+	for k := range pool {
+		pl, y, x := k/(ph*pw), k/pw%ph, k%pw
+		base := pl*p + 2*y*ow + 2*x
+		idx := []int{base, base + 1, base + ow, base + ow + 1}
+		first, mx := idx[0], out[idx[0]]
+		for _, i := range idx {
+			if v := out[i]; v != v {
+				first, mx = i, v
+				break
+			} else if v > mx {
+				first, mx = i, v
 			}
-		})
+		}
+		wantPool := float32(math.Max(float64(mx), 0))
+		if mx != mx {
+			wantPool = mx
+		}
+		same := func(a, b float32) bool { return a == b || (a != a && b != b) }
+		if !same(pool[k], wantPool) || int(arg[k]) != first {
+			t.Fatalf("window %d: pool %v at %d, want %v at %d", k, pool[k], arg[k], wantPool, first)
+		}
+		if !same(pool[k], plainPool[k]) {
+			t.Fatalf("window %d: pool %v, plain chain %v", k, pool[k], plainPool[k])
+		}
+		if (pool[k] > 0 || pool[k] != pool[k]) && arg[k] != plainArg[k] {
+			t.Fatalf("window %d: arg %d, plain chain %d", k, arg[k], plainArg[k])
+		}
 	}
 }
 
@@ -143,7 +169,7 @@ func TestPoolReluBackwardEqualsPlainChain(t *testing.T) {
 			r := rng.New(22, t.Name())
 			n, oc, oh, ow := sh.n, sh.oc, sh.oh, sh.ow
 			p, q := oh*ow, (oh/2)*(ow/2)
-			nhwc, b := specialNHWC(r, n, oc, oh, ow), randn(r, oc)
+			nhwc, b := specialNHWC(r, n, oc, oh, ow, true), randn(r, oc)
 			out := make([]float32, n*oc*p)
 			pool := make([]float32, n*oc*q)
 			arg := make([]int32, len(pool))
@@ -376,7 +402,7 @@ var im2colShapes = []struct{ n, c, h, w, kh, kw int }{
 // signs, whose sum depends on that order.
 func TestIm2colCol2imFastPathsEqualDefinitions(t *testing.T) {
 	for _, asm := range []bool{true, false} {
-		setIm2colAsm(t, asm)
+		setPassAsm(t, asm)
 		for _, sh := range im2colShapes {
 			r := rng.New(24, fmt.Sprint(sh))
 			oh, ow := sh.h-sh.kh+1, sh.w-sh.kw+1
