@@ -9,13 +9,16 @@ import (
 )
 
 // BenchmarkTrainStep times one training step of Architecture 1 at the
-// paper's batch size 128: Forward, Loss, Backward (metrics off) and
-// Adam.Update, per rule, on fixed random inputs (seed 1), in two states:
+// paper's batch size 128: Forward, Loss, Backward and Adam.Update, per
+// rule, on fixed random inputs (seed 1), in three variants:
 //
-//	fresh    PyTorch's initialisation, Adam at step 0
+//	fresh    PyTorch's initialisation, Adam at step 0, metrics off
 //	trained  the state of a long run (TrainedState): a sixth of fc1's and
 //	         fc2's units dead with tiny and subnormal weights, 3% of conv2's
 //	         weights tiny, moments tiny, Adam at step 7,040 (epoch 20)
+//	metrics  fresh, with the step metrics on (Model.Metrics: the local
+//	         angles and sign concordance), as the study's training stages
+//	         run every step
 //
 // A trained state is where subnormal arithmetic used to slow a step several
 // times over (see "Subnormal numbers" in the package documentation); the two
@@ -33,7 +36,7 @@ func BenchmarkTrainStep(b *testing.B) {
 		labels[i] = uint8(r.IntN(NumClasses))
 	}
 	for _, name := range RuleNames() {
-		for _, state := range []string{"fresh", "trained"} {
+		for _, state := range []string{"fresh", "trained", "metrics"} {
 			b.Run(name+"/"+state, func(b *testing.B) {
 				rule, err := NewRule(name, 0.01, 42)
 				if err != nil {
@@ -46,6 +49,7 @@ func BenchmarkTrainStep(b *testing.B) {
 					TrainedState(p, opt, 42)
 				}
 				m := NewModel(p, rule, batch)
+				m.Metrics = state == "metrics"
 				b.ReportAllocs()
 				b.ResetTimer()
 				c0 := processCPU()
