@@ -78,7 +78,14 @@ GLOBL lanes<>(SB), RODATA|NOPTR, $32
 // window). MXCSR is left at Go's default, so the additions round as the
 // portable loop's. A window holding a NaN gives nan != 0 and values the
 // caller must recompute (VMAXPS does not propagate NaNs as max does).
-TEXT ·poolWindowAVX2(SB), NOSPLIT, $64-80
+// PUTLANE stores lane i of the pooled values P to (DI) and of the argmax A
+// to (BX), then steps both to the next channel's plane. The lanes go
+// straight from the registers: bouncing them through the stack (a 32-byte
+// store read back as 4-byte loads) stalls on store forwarding on Intel
+// cores, which made this pass slower than the portable loop there.
+#define PUTLANE(i, P, A) VEXTRACTPS i, P, (DI); VPEXTRD i, A, (BX); ADDQ R12, DI; ADDQ R12, BX
+
+TEXT ·poolWindowAVX2(SB), NOSPLIT, $0-80
 	MOVQ r0+16(FP), SI
 	MOVQ oc+32(FP), CX
 	MOVQ CX, R8
@@ -96,25 +103,25 @@ TEXT ·poolWindowAVX2(SB), NOSPLIT, $64-80
 	SHRQ $3, CX            // groups of eight channels
 
 	MOVQ ow+40(FP), AX
-	MOVQ AX, X9
+	VMOVQ AX, X9
 	VPBROADCASTD X9, Y9    // ow
 	INCQ AX
-	MOVQ AX, X8
+	VMOVQ AX, X8
 	VPBROADCASTD X8, Y8    // ow+1
 	MOVQ $1, AX
-	MOVQ AX, X10
+	VMOVQ AX, X10
 	VPBROADCASTD X10, Y10  // 1
 	VPXOR Y11, Y11, Y11    // 0 (and +0.0)
 	MOVQ p+64(FP), AX
-	MOVQ AX, X12
+	VMOVQ AX, X12
 	VPBROADCASTD X12, Y12
 	VMOVDQU lanes<>(SB), Y13
 	VPMULLD Y12, Y13, Y13  // lane*p
 	SHLQ $3, AX
-	MOVQ AX, X12
+	VMOVQ AX, X12
 	VPBROADCASTD X12, Y12  // 8p: the step from one group to the next
 	MOVQ base+56(FP), AX
-	MOVQ AX, X14
+	VMOVQ AX, X14
 	VPBROADCASTD X14, Y14
 	VPADDD Y14, Y13, Y13   // base + lane*p
 	VPXOR Y14, Y14, Y14    // NaN lanes seen
@@ -141,57 +148,16 @@ group:
 	VBLENDVPS Y7, Y11, Y6, Y6
 	VPADDD Y13, Y6, Y6     // arg
 	VMAXPS Y11, Y5, Y7     // pool = mx > 0 ? mx : +0
-	VMOVUPS Y7, 0(SP)
-	VMOVUPS Y6, 32(SP)
-
-	MOVL 0(SP), AX
-	MOVL AX, (DI)
-	MOVL 32(SP), AX
-	MOVL AX, (BX)
-	ADDQ R12, DI
-	ADDQ R12, BX
-	MOVL 4(SP), AX
-	MOVL AX, (DI)
-	MOVL 36(SP), AX
-	MOVL AX, (BX)
-	ADDQ R12, DI
-	ADDQ R12, BX
-	MOVL 8(SP), AX
-	MOVL AX, (DI)
-	MOVL 40(SP), AX
-	MOVL AX, (BX)
-	ADDQ R12, DI
-	ADDQ R12, BX
-	MOVL 12(SP), AX
-	MOVL AX, (DI)
-	MOVL 44(SP), AX
-	MOVL AX, (BX)
-	ADDQ R12, DI
-	ADDQ R12, BX
-	MOVL 16(SP), AX
-	MOVL AX, (DI)
-	MOVL 48(SP), AX
-	MOVL AX, (BX)
-	ADDQ R12, DI
-	ADDQ R12, BX
-	MOVL 20(SP), AX
-	MOVL AX, (DI)
-	MOVL 52(SP), AX
-	MOVL AX, (BX)
-	ADDQ R12, DI
-	ADDQ R12, BX
-	MOVL 24(SP), AX
-	MOVL AX, (DI)
-	MOVL 56(SP), AX
-	MOVL AX, (BX)
-	ADDQ R12, DI
-	ADDQ R12, BX
-	MOVL 28(SP), AX
-	MOVL AX, (DI)
-	MOVL 60(SP), AX
-	MOVL AX, (BX)
-	ADDQ R12, DI
-	ADDQ R12, BX
+	PUTLANE($0, X7, X6)
+	PUTLANE($1, X7, X6)
+	PUTLANE($2, X7, X6)
+	PUTLANE($3, X7, X6)
+	VEXTRACTF128 $1, Y7, X5
+	VEXTRACTI128 $1, Y6, X2
+	PUTLANE($0, X5, X2)
+	PUTLANE($1, X5, X2)
+	PUTLANE($2, X5, X2)
+	PUTLANE($3, X5, X2)
 
 	VPADDD Y12, Y13, Y13
 	ADDQ $32, SI
