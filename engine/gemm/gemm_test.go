@@ -332,6 +332,41 @@ func TestSgemmThreadCountDoesNotChangeBits(t *testing.T) {
 	})
 }
 
+// TestAssemblyKernelsAgreeBitForBit checks that the AVX-512 and AVX2
+// kernels give the same bits: each element is the same chain of fused
+// multiply-adds over the same K blocks, so a study resumed on a machine of
+// the other class continues exactly. Shapes cross the register and cache
+// block edges of both kernels, in every transpose, with subnormal operands
+// (flushed by both) among them.
+func TestAssemblyKernelsAgreeBitForBit(t *testing.T) {
+	have := map[string]bool{}
+	for _, n := range Kernels() {
+		have[n] = true
+	}
+	if !have["avx512"] || !have["avx2"] {
+		t.Skipf("needs both assembly kernels; this CPU has %v", Kernels())
+	}
+	sizes := append([]struct{ m, n, k int }{{301, 70, 300}, {50, 530, 77}, {128, 384, 576}, {64, 75, 1200}}, shapes...)
+	for si, sh := range sizes {
+		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+			a, lda, b, ldb, c0, ldc := operands(uint64(20+si), tr[0], tr[1], sh.m, sh.n, sh.k, 1)
+			a[0], b[len(b)/2] = 1e-40, -3e-39 // subnormal
+			var got [2][]float32
+			for i, name := range []string{"avx512", "avx2"} {
+				restore := SetKernel(name)
+				got[i] = append([]float32(nil), c0...)
+				Sgemm(tr[0], tr[1], sh.m, sh.n, sh.k, 1.5, a, lda, b, ldb, 0.5, got[i], ldc)
+				restore()
+			}
+			for i := range got[0] {
+				if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+					t.Fatalf("%v %s: C[%d] = %v with avx512, %v with avx2", sh, transNames[tr], i, got[0][i], got[1][i])
+				}
+			}
+		}
+	}
+}
+
 // TestHalfKernelGivesFullKernelBits checks that a last column panel run by
 // the half-width kernel (n = 40 = 32 + 8) gets the same bits as when the
 // same columns sit in a full panel (n = 64), so edge handling never changes
