@@ -63,19 +63,23 @@ func TestCarryResumesAStudyOnAnotherMachine(t *testing.T) {
 		t.Fatalf("the first study failed: %v", err)
 	}
 
-	// A run in progress: a small checkpoint is carried, a big one is not.
-	for name, size := range map[string]int64{"0000000000000small": 1 << 10, "00000000000000big": 17 << 20} {
+	// Runs in progress: a small checkpoint is carried, a big one is not;
+	// nor is a finished run with a big model (fa_random's, with its dense
+	// feedback matrix).
+	fake := func(name string, files map[string]int64) {
 		dir := filepath.Join(first, transforms.StageTrain, name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, transforms.StateDigestFile), []byte("{}"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, transforms.StateFile), make([]byte, size), 0o644); err != nil {
-			t.Fatal(err)
+		for f, size := range files {
+			if err := os.WriteFile(filepath.Join(dir, f), make([]byte, size), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	fake("0000000000000small", map[string]int64{transforms.StateDigestFile: 2, transforms.StateFile: 1 << 10})
+	fake("00000000000000big", map[string]int64{transforms.StateDigestFile: 2, transforms.StateFile: 17 << 20})
+	fake("0000000000bigdone", map[string]int64{transforms.ResultFile: 2, transforms.HistoryFile: 2, transforms.ModelFile: 17 << 20})
 
 	box := filepath.Join(t.TempDir(), "carry.d")
 	carry(t, box, "save", first)
@@ -95,8 +99,10 @@ func TestCarryResumesAStudyOnAnotherMachine(t *testing.T) {
 	if _, ok := carried["train/0000000000000small/"+transforms.StateFile]; !ok {
 		t.Errorf("the small checkpoint was not carried")
 	}
-	if _, ok := carried["train/00000000000000big/"+transforms.StateFile]; ok {
-		t.Errorf("the 17 MiB checkpoint was carried")
+	for p := range carried {
+		if strings.Contains(p, "big") {
+			t.Errorf("%s was carried: its stage has a 17 MiB file", p)
+		}
 	}
 	entries, _ := os.ReadDir(box)
 	for _, e := range entries {
@@ -107,7 +113,7 @@ func TestCarryResumesAStudyOnAnotherMachine(t *testing.T) {
 	if ds, _ := filepath.Glob(filepath.Join(box, "dataset", "*", "*")); len(ds) != 1 || filepath.Base(ds[0]) != transforms.DatasetMetaFile {
 		t.Errorf("the carry holds %v of the dataset, want its record (%s) alone", ds, transforms.DatasetMetaFile)
 	}
-	for _, p := range []string{"train/0000000000000small", "train/00000000000000big"} { // not part of the study
+	for _, p := range []string{"train/0000000000000small", "train/00000000000000big", "train/0000000000bigdone"} { // not part of the study
 		os.RemoveAll(filepath.Join(box, p))
 		os.RemoveAll(filepath.Join(first, p))
 	}
