@@ -17,9 +17,14 @@ func concordance(w []float32, op Operator) float64 {
 	if !op.Fixed || op.Dense || len(op.B) != len(w) {
 		return math.NaN()
 	}
-	same := 0
-	for i, v := range w {
-		if sign32(v) == sign32(op.B[i]) {
+	b := op.B[:len(w)]
+	same, i := 0, 0
+	if usePassAsm && hasAVX2 && len(w) >= 8 {
+		i = len(w) &^ 7
+		same = i - signDiffsAVX2(&w[0], &b[0], i)
+	}
+	for ; i < len(w); i++ {
+		if sign32(w[i]) == sign32(b[i]) {
 			same++
 		}
 	}

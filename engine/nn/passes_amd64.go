@@ -22,6 +22,13 @@ func im2col5Rows(dst, src *float32, ow, c, plane, wd int)
 //go:noescape
 func poolWindowAVX2(pool *float32, arg *int32, r0, b *float32, oc, ow, q, base, p int) (nan int)
 
+// signDiffsAVX2 counts the i < n (n a multiple of 8) where sign32(w[i])
+// and sign32(b[i]) differ, eight at a time, AVX2. The caller checks the
+// bounds.
+//
+//go:noescape
+func signDiffsAVX2(w, b *float32, n int) int
+
 // usePassAsm selects the assembly passes (tests turn it off to compare
 // with the portable loops); the epilogue's also needs AVX2.
 var usePassAsm = true

@@ -172,3 +172,46 @@ group:
 	MOVQ AX, nan+72(FP)
 	VZEROUPPER
 	RET
+
+// func signDiffsAVX2(w, b *float32, n int) int
+//
+// The number of i < n (n a multiple of 8) where sign(w[i]) != sign(b[i]),
+// the sign of a NaN and of ±0 being 0 (as sign32): w > 0 and w < 0 are
+// ordered comparisons, false for NaN. Eight lanes a step; each lane counts
+// its mismatches (at most n/8, far below 2^31).
+TEXT ·signDiffsAVX2(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0      // 0.0
+	VPXOR Y5, Y5, Y5       // mismatches per lane
+	SHRQ $3, CX
+	JZ signdone
+
+signloop:
+	VMOVUPS (SI), Y1
+	VMOVUPS (DI), Y2
+	VCMPPS $0x1e, Y0, Y1, Y3 // w > 0 (GT_OQ)
+	VCMPPS $0x11, Y0, Y1, Y4 // w < 0 (LT_OQ)
+	VCMPPS $0x1e, Y0, Y2, Y6 // b > 0
+	VCMPPS $0x11, Y0, Y2, Y7 // b < 0
+	VXORPS Y6, Y3, Y3
+	VXORPS Y7, Y4, Y4
+	VORPS Y4, Y3, Y3       // all ones where the signs differ
+	VPSUBD Y3, Y5, Y5      // -(-1) = +1 per mismatch
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ signloop
+
+signdone:
+	VEXTRACTI128 $1, Y5, X6
+	VPADDD X6, X5, X5
+	VPSHUFD $0x4e, X5, X6
+	VPADDD X6, X5, X5
+	VPSHUFD $0xb1, X5, X6
+	VPADDD X6, X5, X5
+	VMOVD X5, AX
+	MOVQ AX, ret+24(FP)
+	VZEROUPPER
+	RET
