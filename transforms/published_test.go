@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fabeam/fabeam/artifacts/figures"
 	"github.com/fabeam/fabeam/artifacts/results"
 	"github.com/fabeam/fabeam/engine/compare"
 	"github.com/fabeam/fabeam/engine/nn"
@@ -228,5 +229,131 @@ func TestCheckPublishedCountsWhatTheIssueAsks(t *testing.T) {
 		if errs := checkPublished(r, publishedSeeds); len(errs) == 0 {
 			t.Errorf("%s: the check passed", name)
 		}
+	}
+}
+
+// The README's generated block of published results lies between these
+// two lines.
+const (
+	readmeBegin = "<!-- begin published results: written by `make publish` from reproduction/paper-3seeds/results.json; do not edit by hand -->"
+	readmeEnd   = "<!-- end published results -->"
+)
+
+// readmeBlock returns what README.md holds between readmeBegin and
+// readmeEnd, and the text before and after.
+func readmeBlock(readme string) (before, block, after string, err error) {
+	i := strings.Index(readme, readmeBegin)
+	j := strings.Index(readme, readmeEnd)
+	if i < 0 || j < i || strings.Count(readme, readmeBegin) != 1 || strings.Count(readme, readmeEnd) != 1 {
+		return "", "", "", fmt.Errorf("README.md must hold the line %q once, later the line %q once", readmeBegin, readmeEnd)
+	}
+	i += len(readmeBegin)
+	return readme[:i], readme[i:j], readme[j:], nil
+}
+
+// TestTheReadmeShowsThePublishedResults checks that the tables in the
+// README's results section are exactly figures.Summary of the committed
+// reproduction's results.json, so the numbers a reader sees on the front
+// page cannot drift from the published study. It skips while no
+// reproduction is committed. With FABEAM_UPDATE_README=1 it writes the
+// block instead (`make publish` does, after it replaces the
+// reproduction); the README is replaced whole, through a temporary file.
+func TestTheReadmeShowsThePublishedResults(t *testing.T) {
+	path := filepath.Join(publishedDir, ResultsFile)
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		t.Skipf("%s is not committed yet", path)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res results.Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	const readmePath = "../README.md"
+	rb, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readmeWithSummary(string(rb), res)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if os.Getenv("FABEAM_UPDATE_README") == "1" {
+		tmp := readmePath + ".tmp"
+		if err := os.WriteFile(tmp, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, readmePath); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if string(rb) != want {
+		t.Errorf("README.md's published results differ from %s; run make publish (or FABEAM_UPDATE_README=1 go test -run %s ./transforms/)", path, t.Name())
+	}
+}
+
+// readmeWithSummary returns readme with its block of published results
+// replaced by figures.Summary(res).
+func readmeWithSummary(readme string, res results.Results) (string, error) {
+	sum, err := figures.Summary(res)
+	if err != nil {
+		return "", err
+	}
+	before, _, after, err := readmeBlock(readme)
+	if err != nil {
+		return "", err
+	}
+	return before + "\n" + string(sum) + after, nil
+}
+
+// TestReadmeBlockFindsOnlyAWellFormedBlock checks the marker parsing that
+// the README test relies on.
+func TestReadmeBlockFindsOnlyAWellFormedBlock(t *testing.T) {
+	doc := "intro\n" + readmeBegin + "\nTABLES\n" + readmeEnd + "\nrest\n"
+	before, block, after, err := readmeBlock(doc)
+	if err != nil || block != "\nTABLES\n" || before != "intro\n"+readmeBegin || after != readmeEnd+"\nrest\n" {
+		t.Errorf("readmeBlock(%q) = %q, %q, %q, %v", doc, before, block, after, err)
+	}
+	for _, bad := range []string{
+		"no markers",
+		readmeEnd + "\n" + readmeBegin,
+		readmeBegin + readmeBegin + readmeEnd,
+		readmeBegin + "\nno end",
+	} {
+		if _, _, _, err := readmeBlock(bad); err == nil {
+			t.Errorf("readmeBlock(%q) accepted it", bad)
+		}
+	}
+}
+
+// TestReadmeWithSummaryReplacesOnlyTheBlock shows that the README test
+// tells a current block from a stale one: the block written for one
+// result reads as current, and the same README no longer does when one
+// seed's accuracy changes.
+func TestReadmeWithSummaryReplacesOnlyTheBlock(t *testing.T) {
+	head := 0.7
+	res := results.Results{Preset: "paper", TestHead: 1000, Rules: map[string]results.RuleResult{
+		"bp": {Hyperparameters: results.Hyperparameters{LR: 1e-3, Epochs: 50, BatchSize: 128},
+			Seeds: []results.SeedResult{{Seed: 0, BestValAcc: 0.76, TestAcc: 0.72, TestHeadAcc: &head, BestEpoch: 40}}}},
+		Knowledge: &results.Knowledge{Subset: "all", Rules: []results.KnowledgeRule{{Rule: "bp", TestAcc: results.MeanCI{Mean: 0.72, N: 1}}}}}
+	doc := "# title\n" + readmeBegin + "\nold tables\n" + readmeEnd + "\n## next\n"
+	got, err := readmeWithSummary(doc, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got, "# title\n"+readmeBegin+"\n## Table 1") || !strings.HasSuffix(got, readmeEnd+"\n## next\n") ||
+		!strings.Contains(got, "| BP | lr 1e-3, wd 0, 50 epochs, batch 128 | 1 | 0 | 76.00 |") || strings.Contains(got, "old tables") {
+		t.Errorf("the block was not replaced as expected:\n%s", got)
+	}
+	again, err := readmeWithSummary(got, res)
+	if err != nil || again != got {
+		t.Errorf("a current block reads as stale (err %v)", err)
+	}
+	res.Rules["bp"].Seeds[0].BestValAcc = 0.77
+	if stale, _ := readmeWithSummary(got, res); stale == got {
+		t.Error("a block written for other numbers reads as current")
 	}
 }
