@@ -20,6 +20,10 @@ type pageView struct {
 	Title  string
 	Preset string
 	Table1 []table1View
+	// Verdicts compares Table 1 and the CKA diagonals with the paper;
+	// VerdictIntro says how.
+	Verdicts     verdictSection
+	VerdictIntro string
 	// TestHead, when not empty, heads Table 1's column of accuracy on the
 	// leading test records ("test, records 0–999 (ours)").
 	TestHead    string
@@ -176,6 +180,7 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 		v.Title = "fabeam report"
 	}
 	v.Table1 = table1Rows(r.Results)
+	v.Verdicts, v.VerdictIntro = buildVerdicts(r.Results), verdictIntro
 	if n := r.Results.TestHead; n > 0 {
 		v.TestHead = fmt.Sprintf("test, records 0–%d (ours)", n-1)
 	}
@@ -449,6 +454,8 @@ nav ul { columns: 2; }
 <p>Reproduction of <em>Biological Plausibility and Representational Alignment of Feedback Alignment in Convolutional Networks</em>{{if .Preset}}; preset <code>{{.Preset}}</code>{{end}}.</p>
 <nav><ul>
 <li><a href="#table1">Table 1: accuracy</a></li>
+{{- if .Verdicts.Rows}}
+<li><a href="#verdicts">Against the paper</a></li>{{end}}
 {{- if .Grid}}
 <li><a href="#grid">Grid search</a></li>{{end}}
 <li><a href="#figures">Figures</a></li>
@@ -476,6 +483,29 @@ nav ul { columns: 2; }
 </tbody>
 </table>
 </section>
+{{- if .Verdicts.Rows}}
+
+<section id="verdicts">
+<h2>Against the paper: where the numbers disagree</h2>
+<p>{{.VerdictIntro}}</p>
+<p>{{.Verdicts.Head}}</p>
+{{- if .Verdicts.Lines}}
+<ul>
+{{- range .Verdicts.Lines}}
+<li>{{.}}</li>
+{{- end}}
+</ul>
+{{- end}}
+<table id="verdicts-table">
+<thead><tr><th class="l">rule</th><th class="l">quantity</th><th>ours (mean)</th><th>95% of single runs of ours</th><th>paper</th><th class="l">verdict</th></tr></thead>
+<tbody>
+{{- range .Verdicts.Rows}}
+<tr data-rule="{{.Rule}}"><td class="l">{{.Name}}</td><td class="l">{{.Quantity}}</td><td>{{.Ours}}</td><td>{{.Range}}</td><td>{{.Paper}}</td><td class="l">{{.Outcome}}</td></tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+{{- end}}
 {{- if .Grid}}
 
 <section id="grid">

@@ -57,7 +57,7 @@ func Markdown(r *Report) ([]byte, error) {
 		fmt.Fprintf(&b, "Preset: %s\n\n", md(v.Preset))
 	}
 	for _, section := range []func(*bytes.Buffer, *pageView){
-		mdTable1, mdGrid, mdFigures, mdCKA, mdEfficiency, mdAlignment,
+		mdTable1, mdVerdicts, mdGrid, mdFigures, mdCKA, mdEfficiency, mdAlignment,
 		mdKnowledge, mdSignal, mdConfig, mdDifferences,
 	} {
 		section(&b, v)
@@ -84,6 +84,28 @@ func mdTable1(b *bytes.Buffer, v *pageView) {
 		head = append(head, v.TestHead)
 	}
 	mdTable(b, append(head, "test (paper)", "Δ test", "best epoch (ours)", "best epoch (paper)"), rows)
+}
+
+// mdVerdicts writes the comparison with the paper: where ours and the
+// paper's numbers disagree beyond the spread of our seeds, in words, then
+// every comparison as a table; it writes nothing when there is none.
+func mdVerdicts(b *bytes.Buffer, v *pageView) {
+	if len(v.Verdicts.Rows) == 0 {
+		return
+	}
+	b.WriteString("## Against the paper: where the numbers disagree\n\n")
+	b.WriteString(md(verdictIntro) + "\n\n" + md(v.Verdicts.Head) + "\n\n")
+	for _, l := range v.Verdicts.Lines {
+		fmt.Fprintf(b, "- %s\n", md(l))
+	}
+	if len(v.Verdicts.Lines) > 0 {
+		b.WriteString("\n")
+	}
+	var rows [][]string
+	for _, r := range v.Verdicts.Rows {
+		rows = append(rows, []string{r.Name, r.Quantity, r.Ours, r.Range, r.Paper, r.Outcome})
+	}
+	mdTable(b, []string{"rule", "quantity", "ours (mean)", "95% of single runs of ours", "paper", "verdict"}, rows)
 }
 
 // mdGrid writes the grid-search table, one row per hyper-parameter point;

@@ -13,8 +13,10 @@ import (
 // from a finished study's results alone: Table 1 beside the paper's (as
 // report.md has it) and, per rule, the diagonal of its CKA matrix against
 // BP on all images beside the paper's diagonal, with the BP-against-BP
-// noise ceiling as the last row. It fails when res holds no knowledge
-// section (a study without CKA), since the second table would be empty.
+// noise ceiling as the last row; then, in words, where ours and the
+// paper's numbers disagree beyond the spread of our seeds. It fails when
+// res holds no knowledge section (a study without CKA), since the second
+// table would be empty.
 func Summary(res results.Results) ([]byte, error) {
 	if res.Knowledge == nil {
 		return nil, errors.New("figures: results hold no knowledge section (no CKA), so there is no CKA diagonal to summarise")
@@ -26,6 +28,7 @@ func Summary(res results.Results) ([]byte, error) {
 	var b bytes.Buffer
 	mdTable1(&b, v)
 	mdDiagonals(&b, res.Knowledge)
+	mdVerdictLines(&b, buildVerdicts(res))
 	return b.Bytes(), nil
 }
 
@@ -61,4 +64,21 @@ func mdDiagonals(b *bytes.Buffer, k *results.Knowledge) {
 		rows = append(rows, append(row, meanCIText(c.Mean, "%.2f", 1)))
 	}
 	mdTable(b, []string{"rule", "conv1", "conv2", "fc1", "fc2", "fc3", "mean of five (ours)"}, rows)
+}
+
+// mdVerdictLines writes the comparison with the paper in words: how it
+// judges, the headline and each disagreement, without the report's table
+// of every comparison.
+func mdVerdictLines(b *bytes.Buffer, s verdictSection) {
+	if len(s.Rows) == 0 {
+		return
+	}
+	b.WriteString("## Against the paper: where the numbers disagree\n\n")
+	b.WriteString(md(verdictIntro) + "\n\n" + md(s.Head) + "\n")
+	if len(s.Lines) > 0 {
+		b.WriteString("\n")
+	}
+	for _, l := range s.Lines {
+		fmt.Fprintf(b, "- %s\n", md(l))
+	}
 }

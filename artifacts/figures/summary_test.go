@@ -35,13 +35,17 @@ func TestSummaryShowsTable1AndTheCKADiagonalsBesideThePaper(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := strings.Index(string(md), "## Table 1")
-	end := strings.Index(string(md), "## Grid search")
+	end := start + 1 + strings.Index(string(md[start+1:]), "\n## ")
 	if start < 0 || end < start || !strings.Contains(s, string(md[start:end])) {
 		t.Errorf("the summary's Table 1 differs from report.md's")
 	}
 	// bp is the reference: it has no row of its own in the diagonals.
 	if strings.Contains(s, "| BP | 1.00") {
 		t.Errorf("bp has a diagonal row against itself:\n%s", s)
+	}
+	// So is the list of disagreements with the paper.
+	if !strings.Contains(s, "## Against the paper: where the numbers disagree") {
+		t.Errorf("the summary does not say where it disagrees with the paper:\n%s", s)
 	}
 	if _, err := Summary(results.Results{}); err == nil {
 		t.Error("a study without CKA was summarised")
