@@ -3,7 +3,7 @@ GO ?= go
 PKGS := ./...
 FUZZTIME ?= 10m
 
-.PHONY: build test vet bench quick reproduce publish smoke fuzz fmt
+.PHONY: build test vet bench quick reproduce publish check-published smoke fuzz fmt
 
 build:
 	$(GO) build $(PKGS)
@@ -52,6 +52,18 @@ publish:
 ifeq ($(PUBLISHED),reproduction/paper-3seeds)
 	FABEAM_UPDATE_README=1 $(GO) test -count=1 -run '^TestTheReadmeShowsThePublishedResults$$' ./transforms/
 endif
+
+# Checks the published reproduction with a smaller study of your own:
+# by default bp for seed 0 (its two grid points of 3 epochs, then 50
+# epochs), about 15 minutes on two cores, into ./out/check, then compares
+# every number it produced with the published results.json bit for bit.
+# CHECK_RULES (comma-separated) and CHECK_SEEDS (seeds 0..N-1) choose more.
+CHECK_RULES ?= bp
+CHECK_SEEDS ?= 1
+check-published:
+	@test -f $(PUBLISHED)/results.json || { echo "check-published: $(PUBLISHED)/results.json does not exist: nothing is published to check" >&2; exit 1; }
+	$(GO) run ./pipelines/reproduce --runner=direct --rules=$(CHECK_RULES) --seeds=$(CHECK_SEEDS) --data=$(DATA) --out=./out/check
+	$(GO) run ./pipelines/checkresults $(PUBLISHED) ./out/check
 
 smoke:
 	$(GO) run ./pipelines/reproduce --runner=direct --preset=smoke --out=./out-smoke
