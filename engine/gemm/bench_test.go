@@ -32,6 +32,7 @@ var benchShapes = []benchShape{
 	{"conv2_fwd_NT", false, true, 4608, 64, 1600},
 	{"conv2_dX_NN", false, false, 4608, 1600, 64},
 	{"conv2_dW_TN", true, false, 64, 1600, 4608},
+	{"conv2_dWT_TN", true, false, 1600, 64, 4608}, // the same product transposed: colᵀ·δ
 	{"fc1_fwd_NT", false, true, 128, 384, 576},
 	{"fc1_dX_NN", false, false, 128, 576, 384},
 	{"fc1_dW_TN", true, false, 384, 576, 128},
