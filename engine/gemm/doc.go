@@ -39,11 +39,17 @@
 // Packing. op(B) is copied, kcBlock×ncBlock at a time, into panels of nr
 // columns (row p of a panel is nr contiguous floats, zero-padded past n),
 // so the kernel streams B with unit stride whether B was transposed or not.
-// Exception: when B is not transposed and ldb is a multiple of 16 (rows keep
-// 64-byte alignment), full panels are read straight from B (the kernel takes
-// B's row stride), which saves copying all of B on every call; that is a
-// fifth of conv2's weight-gradient time, where B is 4,608×1,600 and meets
-// only 64 rows of A.
+// An untransposed B is copied row by row, each stored row read once left to
+// right, so the reads from memory stream. Exception: when B is not
+// transposed and ldb is a multiple of 16 (rows keep 64-byte alignment),
+// full panels are read straight from B (the kernel takes B's row stride),
+// which saves the copy, unless B is both larger than cacheFloats and has
+// rows more than directStride (512) floats apart. Such a B (conv2's
+// 4,608×1,600 im2col matrix in its weight gradient, which meets only 64
+// rows of A; fa_random's 2,304×6,400 feedback matrix) would reach the
+// kernel from memory as 128-byte pieces 6–25 KiB apart, which no prefetcher
+// follows: packed row by row, those products run 15–18% faster (on an
+// Intel Xeon with AVX-512, bench/raw/2026-12-03-intel-avx512-go-packb-ab.txt).
 // A is NOT packed: the kernel reads A(i,p) at a + i*rsa + p*csa (rsa, csa =
 // 4·lda, 4 for A, or 4, 4·lda for A^T), which costs nothing for the skinny
 // products here (conv1's A is 51,200×75 and would cost about as much to

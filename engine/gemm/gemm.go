@@ -309,24 +309,37 @@ func (cl *call) aIndex(i, p int) int {
 // its width contiguous floats), padding columns past nc with zeros. Every
 // panel is nr wide except a last one narrow enough for kern.half, which
 // is packed half.nr wide.
+//
+// An untransposed B is copied row by row, each stored row read once from
+// left to right, so the reads stream: read panel by panel instead (or
+// straight from B by the kernel), the same rows come as 128-byte pieces
+// ldb floats apart, which no hardware prefetcher follows, and the weight
+// gradients (B is the 4,608×1,600 im2col matrix, used by only 64 rows of
+// A) ran 15% slower, fa_random's dense feedback product 20%. Panels the
+// kernel reads in place (directB) are not copied.
 func (cl *call) packB(dst []float32, pc, kc, jc, nc int, kern *kernel) {
 	b, ldb, nr := cl.b, cl.ldb, kern.nr
+	if !cl.transB {
+		for p := range kc {
+			src := b[(pc+p)*ldb+jc:][:nc]
+			for q := 0; q*nr < nc; q++ {
+				w := min(nr, nc-q*nr)
+				pw := kern.forWidth(w).nr
+				if cl.directB(w, pw) {
+					continue
+				}
+				row := dst[q*kc*nr+p*pw:][:pw]
+				copy(row[:w], src[q*nr:])
+				clear(row[w:])
+			}
+		}
+		return
+	}
 	for q := 0; q*nr < nc; q++ {
 		w := min(nr, nc-q*nr)
 		pw := kern.forWidth(w).nr
-		if cl.directB(w, pw) {
-			continue
-		}
 		panel := dst[q*kc*nr : q*kc*nr+kc*pw]
 		j := jc + q*nr
-		if !cl.transB {
-			for p := range kc {
-				row := panel[p*pw : p*pw+pw]
-				copy(row[:w], b[(pc+p)*ldb+j:])
-				clear(row[w:])
-			}
-			continue
-		}
 		if w < pw {
 			clear(panel)
 		}
@@ -355,15 +368,30 @@ func (cl *call) packB(dst []float32, pc, kc, jc, nc int, kern *kernel) {
 }
 
 // directB reports whether the kernel reads a column panel w wide (of a
-// kernel pw wide) straight from B instead of a packed copy. That is
-// possible when B is not transposed and the panel is full (row p of the
-// panel is then pw contiguous floats of B), and it pays when the rows of B
-// keep the panel's cache-line alignment (ldb a multiple of 16 floats): it
-// saves a copy of all of B per call, which for the weight gradients (B is
-// 4,608×1,600 and used by only 64 rows of A) costs a fifth of the time.
-// With an odd ldb (conv1's 75) every panel row would straddle three cache
-// lines, and packing wins. The arithmetic is the same either way.
-func (cl *call) directB(w, pw int) bool { return !cl.transB && w == pw && cl.ldb%16 == 0 }
+// kernel pw wide) straight from B instead of a packed copy. It can when B
+// is not transposed and the panel is full (row p of the panel is then pw
+// contiguous floats of B), and the rows of B keep the panel's cache-line
+// alignment (ldb a multiple of 16 floats; with conv1's odd 75 every panel
+// row would straddle three cache lines). It pays unless B comes from
+// memory in pieces no prefetcher follows: a B of more than cacheFloats
+// whose rows lie more than directStride floats apart (the 4,608×1,600
+// im2col matrix of conv2's weight gradient, fa_random's 2,304×6,400
+// feedback matrix) is packed row by row instead (see packB), which made
+// those products 17–21% faster; a smaller B, or one whose rows are close
+// (conv1's weight gradient reads 64-float rows), is read in place, which
+// saves the copy (conv1's weight gradient ran 20% slower packed). The
+// arithmetic is the same either way.
+func (cl *call) directB(w, pw int) bool {
+	if cl.transB || w != pw || cl.ldb%16 != 0 {
+		return false
+	}
+	return cl.ldb <= directStride || float64(cl.k)*float64(cl.n) <= cacheFloats
+}
+
+// directStride is the longest row stride of B, in floats (2 KiB), at
+// which the kernel reads a large B in place: the hardware's stride
+// prefetchers follow strides up to about 2 KiB.
+const directStride = 512
 
 // packAEdge copies op(A)[i:i+h, pc:pc+kc] (h < mr) into dst as one kc×mr
 // panel (step p holds mr contiguous floats), padding rows past h with zeros.

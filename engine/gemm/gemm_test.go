@@ -182,6 +182,31 @@ func TestSgemmDirectBPanelsMatchNaive(t *testing.T) {
 	})
 }
 
+// TestSgemmLargeAlignedBIsPackedRowByRow covers an untransposed, aligned B
+// too large to stay in cache (k·n above cacheFloats) with rows far apart
+// (ldb above directStride), as conv2's im2col matrix is: it is packed row
+// by row, not read in place, and the product still matches the float64
+// sum, including a last panel narrower than the kernel.
+func TestSgemmLargeAlignedBIsPackedRowByRow(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		for _, transA := range []bool{false, true} {
+			m, n, k := 13, 520, 600                                           // 312,000 floats of B
+			a, lda, b, ldb, c, ldc := operands(17, transA, false, m, n, k, 8) // ldb = 528
+			cl := &call{params: params{transB: false, n: n, k: k, ldb: ldb}}
+			if ldb%16 != 0 || cl.directB(32, 32) {
+				t.Fatalf("ldb=%d, k·n=%d: want the packed path", ldb, k*n)
+			}
+			// conv1's weight gradient: as large, but rows 64 floats apart.
+			if !(&call{params: params{n: 64, k: 51200, ldb: 64}}).directB(32, 32) {
+				t.Fatal("a large B with close rows is packed")
+			}
+			want, mag := naive(transA, false, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
+			Sgemm(transA, false, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
+			checkC(t, m, n, k, c, ldc, want, mag)
+		}
+	})
+}
+
 // TestKernelMatchesNaive drives each micro-kernel directly on one full
 // register block, with A strided (row stride 301 floats), in both modes:
 // add (C += alpha·A·B) and overwrite (C = alpha·A·B, C holding NaN that
