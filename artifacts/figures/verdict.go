@@ -91,7 +91,13 @@ func (v Verdict) Sentence() string {
 // (whose spread adds the sampling error of a 10,000-image accuracy
 // measured on fewer images), then the diagonal of the CKA matrix against
 // BP on all images, layer by layer.
+//
+// A smoke study (synthetic images) is not compared: its accuracies mean
+// nothing against the paper's.
 func Verdicts(res results.Results) []Verdict {
+	if res.Preset == "smoke" {
+		return nil
+	}
 	var out []Verdict
 	for _, row := range Table1(res) {
 		p := row.Paper
@@ -192,4 +198,18 @@ func buildVerdicts(res results.Results) verdictSection {
 		s.Head += fmt.Sprintf(" (%d more, of rules run with one seed, are not judged.)", unjudged)
 	}
 	return s
+}
+
+// PaperComparison says in words where res's numbers and the paper's
+// disagree beyond the spread of res's seeds: a headline ("3 of 24
+// comparisons with the paper disagree …", or that all agree, or that none
+// could be judged) and one sentence per disagreement. The headline is
+// empty when there is nothing to compare (no rule of the paper ran, or a
+// smoke study).
+func PaperComparison(res results.Results) (head string, lines []string) {
+	s := buildVerdicts(res)
+	if len(s.Rows) == 0 {
+		return "", nil
+	}
+	return s.Head, s.Lines
 }

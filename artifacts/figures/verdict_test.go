@@ -85,6 +85,10 @@ func TestVerdictsJudgeThePaperAgainstWhereOneRunOfOursFalls(t *testing.T) {
 			t.Errorf("%s %s: %q (paper %.4f), want %q", w.rule, w.quantity, v.Outcome(), v.Paper, w.outcome)
 		}
 	}
+	res.Preset = "smoke"
+	if v := Verdicts(res); len(v) != 0 {
+		t.Errorf("a smoke study (synthetic images) got %d verdicts against the paper", len(v))
+	}
 	if s := got[3].Sentence(); s != "FA (Random), best validation accuracy: the paper's 36.14% is above the range that holds 95% of single runs of ours (26.03%–35.97%; ours 31.00% over 3 seeds)." {
 		t.Errorf("sentence: %s", s)
 	}

@@ -216,7 +216,8 @@ func seedRanges(seeds []int) string {
 }
 
 // summary reads the study's results.json from c.Out and writes Table 1 as
-// text and the report's location to w.
+// text, where its numbers disagree with the paper's, and the report's
+// location to w.
 func summary(ctx context.Context, w io.Writer, c transforms.Config, took time.Duration) error {
 	st, err := store.Open(ctx, c.Out)
 	if err != nil {
@@ -232,8 +233,23 @@ func summary(ctx context.Context, w io.Writer, c transforms.Config, took time.Du
 	}
 	fmt.Fprintf(w, "\nTable 1 (%s preset, %s):\n", res.Preset, took.Round(time.Second))
 	writeTable1(w, figures.Table1(res))
+	writeComparison(w, res)
 	fmt.Fprintf(w, "\nreport: %s\n", st.URI(transforms.ReportHTML))
 	return nil
+}
+
+// writeComparison writes, after Table 1, where the study's numbers and the
+// paper's disagree beyond the spread of its seeds (figures.PaperComparison),
+// or nothing when there is nothing to compare.
+func writeComparison(w io.Writer, res results.Results) {
+	head, lines := figures.PaperComparison(res)
+	if head == "" {
+		return
+	}
+	fmt.Fprintf(w, "\nAgainst the paper: %s\n", head)
+	for _, l := range lines {
+		fmt.Fprintf(w, "  - %s\n", l)
+	}
 }
 
 // writeTable1 writes the rows of the rules that ran as a text table:

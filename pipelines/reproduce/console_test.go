@@ -178,6 +178,37 @@ func TestTable1TextShowsMeanAndIntervalOverSeeds(t *testing.T) {
 	}
 }
 
+// TestTheSummarySaysWhereTheStudyDisagreesWithThePaper: three seeds of
+// fa_random at 30, 31 and 32% validation accuracy put 95% of single runs
+// within 31 ± 4.97 points, and the paper's 36.14% above them; bp at 75.5,
+// 75.9 and 76.3% holds the paper's 75.92%. A smoke study is not compared.
+func TestTheSummarySaysWhereTheStudyDisagreesWithThePaper(t *testing.T) {
+	seeds := func(val ...float64) []results.SeedResult {
+		var out []results.SeedResult
+		for i, v := range val {
+			out = append(out, results.SeedResult{Seed: i, BestValAcc: v, TestAcc: v, BestEpoch: 1})
+		}
+		return out
+	}
+	res := results.Results{Preset: "paper", Rules: map[string]results.RuleResult{
+		"bp":        {Seeds: seeds(0.755, 0.759, 0.763)},
+		"fa_random": {Seeds: seeds(0.30, 0.31, 0.32)},
+	}}
+	var b bytes.Buffer
+	writeComparison(&b, res)
+	want := "\nAgainst the paper: 1 of 4 comparisons with the paper disagree beyond the spread of our seeds:\n" +
+		"  - FA (Random), best validation accuracy: the paper's 36.14% is above the range that holds 95% of single runs of ours (26.03%–35.97%; ours 31.00% over 3 seeds).\n"
+	if b.String() != want {
+		t.Errorf("comparison:\n%s\nwant:\n%s", b.String(), want)
+	}
+	res.Preset = "smoke"
+	b.Reset()
+	writeComparison(&b, res)
+	if b.Len() != 0 {
+		t.Errorf("a smoke study is compared with the paper:\n%s", b.String())
+	}
+}
+
 // runCommand runs the command (this test binary in child mode) and returns
 // its stdout, stderr and exit code.
 func runCommand(t *testing.T, args ...string) (stdout, stderr string, code int) {
