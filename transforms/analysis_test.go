@@ -6,12 +6,14 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/fabeam/fabeam/artifacts/figures"
 	"github.com/fabeam/fabeam/artifacts/results"
 	"github.com/fabeam/fabeam/engine/cifar"
 	"github.com/fabeam/fabeam/engine/compare"
@@ -343,6 +345,59 @@ func TestTestDataNoteOnlyForANonOfficialTestBatch(t *testing.T) {
 		official := hex.EncodeToString(sum[:]) == "803d5f7f4d78ea53de84dbe85f74fb6d"
 		if notes := testDataNote(ctx, real); (len(notes) == 0) != official {
 			t.Errorf("real data (official: %v) gives notes %q", official, notes)
+		}
+	}
+}
+
+// TestSmokeReportShowsWhereTheTimeWent checks the reference smoke study's
+// timing table against its own records: one dataset row, and per rule its
+// grid points (2), final run (1), extraction (1) and saliency run (1), and
+// one CKA comparison per rule but bp, each row's wall clock the sum the
+// manifest holds for those stages.
+func TestSmokeReportShowsWhereTheTimeWent(t *testing.T) {
+	referenceResults(t)
+	dir := reference.dir
+	md, err := os.ReadFile(filepath.Join(dir, ReportMD))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man Manifest
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &man); err != nil {
+		t.Fatal(err)
+	}
+	sum := map[string]float64{}
+	for _, s := range man.Stages {
+		sum[s.Stage+"/"+s.Rule] += s.WallSeconds
+	}
+	section := string(md)
+	if i := strings.Index(section, "## Where the time went"); i < 0 {
+		t.Fatalf("report.md has no timing section:\n%s", md)
+	} else {
+		section = section[i:]
+		section = section[:strings.Index(section[1:], "\n## ")+1]
+	}
+	rows := 0
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| stage") && !strings.HasPrefix(line, "| ---") {
+			rows++
+		}
+	}
+	c := smokeConfig(t, dir)
+	n := len(c.Rules)
+	// dataset + grid, train, extract, saliency per rule + cka per rule but bp + the total.
+	if want := 1 + 4*n + (n - 1) + 1; rows != want {
+		t.Errorf("the timing table has %d rows, want %d:\n%s", rows, want, section)
+	}
+	for _, stage := range []string{"grid", "train", "extract"} {
+		for _, rule := range c.OrderedRules() {
+			want := fmt.Sprintf("| %s | %s | %d | %s |", stage, figures.RuleName(rule), map[string]int{"grid": 2}[stage]+map[string]int{"train": 1, "extract": 1}[stage], figures.FormatDuration(sum[stage+"/"+rule]))
+			if !strings.Contains(section, want) {
+				t.Errorf("the timing table lacks %q:\n%s", want, section)
+			}
 		}
 	}
 }

@@ -22,6 +22,7 @@ func writeReport(ctx context.Context, env *studyReport) error {
 		Histories:   env.Histories,
 		Config:      configKV(env.Cfg),
 		Efficiency:  efficiencyRows(env),
+		Timing:      timingRows(ctx, env),
 		Differences: append(differences(env.Cfg), env.Differences...),
 	}
 	if err := figures.BuildFigures(rep, env.Exemplars); err != nil {
@@ -44,6 +45,59 @@ func writeReport(ctx context.Context, env *studyReport) error {
 		return err
 	}
 	return st.Put(ctx, ReportMD, md)
+}
+
+// timingRows sums the wall clock of the study's stages per stage and rule
+// for the report's timing table: the dataset, then the grid points, the
+// final runs, the extractions, the CKA comparisons and the saliency runs,
+// each in rule order. A stage completed by an earlier start reports the
+// time it took then (its record's). The dataset row is left out when its
+// record cannot be read; the manifest step reports that error.
+func timingRows(ctx context.Context, env *studyReport) []figures.TimingRow {
+	var rows []figures.TimingRow
+	var dm DatasetMeta
+	if _, err := readRecord(ctx, env.Store, store.Join(DatasetKey(env.Cfg), DatasetMetaFile), &dm); err == nil {
+		rows = append(rows, figures.TimingRow{Stage: "dataset", Count: 1, Seconds: dm.WallSeconds})
+	}
+	type key struct{ stage, rule string }
+	sums := map[key]*figures.TimingRow{}
+	add := func(stage, rule string, skipped bool, seconds float64) {
+		k := key{stage, rule}
+		r := sums[k]
+		if r == nil {
+			r = &figures.TimingRow{Stage: stage, Rule: rule}
+			sums[k] = r
+		}
+		r.Count++
+		r.Seconds += seconds
+		if skipped {
+			r.Skipped++
+		}
+	}
+	g := env.Gathered
+	for _, r := range g.Grid {
+		add("grid", r.Rule, r.Skipped, r.WallSeconds)
+	}
+	for _, r := range g.Runs {
+		add("train", r.Rule, r.Skipped, r.WallSeconds)
+	}
+	for _, e := range g.Extracts {
+		add("extract", e.Rule, e.Skipped, e.WallSeconds)
+	}
+	for _, c := range g.Comparisons {
+		add("cka", c.Rule, c.Skipped, c.WallSeconds)
+	}
+	for _, s := range g.Saliency {
+		add("saliency", s.Rule, s.Skipped, s.WallSeconds)
+	}
+	for _, stage := range []string{"grid", "train", "extract", "cka", "saliency"} {
+		for _, rule := range nn.RuleNames() {
+			if r := sums[key{stage, rule}]; r != nil {
+				rows = append(rows, *r)
+			}
+		}
+	}
+	return rows
 }
 
 // configKV flattens the configuration's JSON into sorted key/value rows.

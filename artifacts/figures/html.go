@@ -31,6 +31,8 @@ type pageView struct {
 	CKAAll      []ckaPair
 	CKAOther    []ckaView
 	Efficiency  []effView
+	Timing      []timingView
+	TimingIntro string
 	Alignment   []alignView
 	Knowledge   []knowledgeView
 	Signal      []signalView
@@ -190,6 +192,7 @@ func buildView(r *Report, withImages bool) (*pageView, error) {
 	}
 	v.CKAAll, v.CKAOther = ckaViews(groups)
 	v.Efficiency = efficiencyRows(r.Efficiency)
+	v.Timing, v.TimingIntro = timingRows(r.Timing), timingIntro
 	v.Alignment = alignmentRows(r.Results.Alignment)
 	v.Grid = gridRows(r.Results)
 	v.Knowledge = knowledgeRows(r.Results.Knowledge)
@@ -467,6 +470,8 @@ nav ul { columns: 2; }
 <li><a href="#knowledge">Knowledge of W against accuracy and CKA</a></li>{{end}}
 {{- if .Signal}}
 <li><a href="#signal">Learning signal and Adam's ε</a></li>{{end}}
+{{- if .Timing}}
+<li><a href="#timing">Where the time went</a></li>{{end}}
 <li><a href="#config">Configuration</a></li>
 <li><a href="#differences">Differences from the paper</a></li>
 </ul></nav>
@@ -615,6 +620,21 @@ nav ul { columns: 2; }
 <li>No layer's weight-gradient RMS fell below ε in any epoch.</li>
 {{- end}}
 </ul>
+</section>
+{{- end}}
+
+{{- if .Timing}}
+<section id="timing">
+<h2>Where the time went</h2>
+<p>{{.TimingIntro}}</p>
+<table id="timing-table">
+<thead><tr><th class="l">stage</th><th class="l">rule</th><th>executions</th><th>wall clock</th><th>each</th></tr></thead>
+<tbody>
+{{- range .Timing}}
+<tr><td class="l">{{.Stage}}</td><td class="l">{{.Name}}</td><td>{{.Count}}</td><td>{{.Total}}</td><td>{{.Each}}</td></tr>
+{{- end}}
+</tbody>
+</table>
 </section>
 {{- end}}
 

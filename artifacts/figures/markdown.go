@@ -58,7 +58,7 @@ func Markdown(r *Report) ([]byte, error) {
 	}
 	for _, section := range []func(*bytes.Buffer, *pageView){
 		mdTable1, mdVerdicts, mdGrid, mdFigures, mdCKA, mdEfficiency, mdAlignment,
-		mdKnowledge, mdSignal, mdConfig, mdDifferences,
+		mdKnowledge, mdSignal, mdTiming, mdConfig, mdDifferences,
 	} {
 		section(&b, v)
 	}

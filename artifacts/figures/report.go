@@ -51,7 +51,9 @@ type Report struct {
 	// Config is the run's resolved configuration, in display order.
 	Config     []KV
 	Efficiency []EfficiencyRow
-	Figures    []Figure
+	// Timing is the wall clock per stage and rule, in display order.
+	Timing  []TimingRow
+	Figures []Figure
 	// Differences lists where this run differs from the paper and why.
 	Differences []string
 }
