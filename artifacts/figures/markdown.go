@@ -93,14 +93,8 @@ func mdVerdicts(b *bytes.Buffer, v *pageView) {
 	if len(v.Verdicts.Rows) == 0 {
 		return
 	}
-	b.WriteString("## Against the paper: where the numbers disagree\n\n")
-	b.WriteString(md(verdictIntro) + "\n\n" + md(v.Verdicts.Head) + "\n\n")
-	for _, l := range v.Verdicts.Lines {
-		fmt.Fprintf(b, "- %s\n", md(l))
-	}
-	if len(v.Verdicts.Lines) > 0 {
-		b.WriteString("\n")
-	}
+	mdVerdictLines(b, v.Verdicts)
+	b.WriteString("\n")
 	var rows [][]string
 	for _, r := range v.Verdicts.Rows {
 		rows = append(rows, []string{r.Name, r.Quantity, r.Ours, r.Range, r.Paper, r.Outcome})
