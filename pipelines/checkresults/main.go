@@ -10,7 +10,7 @@
 // and seeds than PUBLISHED: a study of one rule and seed checks that rule
 // and seed, since fabeam's results for one rule and seed do not depend on
 // what else ran. The cheapest check of the published reproduction trains
-// bp for seed 0 (its two grid points, then 50 epochs):
+// bp for seed 0 (its six grid points, then 50 epochs):
 //
 //	go run ./pipelines/reproduce --runner=direct --rules=bp --seeds=1 --data=<CIFAR-10> --out=./out/check
 //	go run ./pipelines/checkresults reproduction/paper-3seeds ./out/check
