@@ -20,6 +20,27 @@ func kernAVX512N16(kc int, a *float32, rsa, csa int, b *float32, csb int, c *flo
 //go:noescape
 func kernAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 
+// cpuVendor returns the vendor registers of CPUID leaf 0.
+//
+//go:noescape
+func cpuVendor() (ebx, ecx, edx uint32)
+
+// vendor is Vendor's answer: the 12-byte vendor string is EBX, EDX, ECX.
+var vendor = func() string {
+	b, c, d := cpuVendor()
+	var s [12]byte
+	for i, r := range [3]uint32{b, d, c} {
+		s[4*i], s[4*i+1], s[4*i+2], s[4*i+3] = byte(r), byte(r>>8), byte(r>>16), byte(r>>24)
+	}
+	switch string(s[:]) {
+	case "AuthenticAMD":
+		return "AMD"
+	case "GenuineIntel":
+		return "Intel"
+	}
+	return ""
+}()
+
 // mxcsr returns the MXCSR register, for tests that check a kernel
 // restores it.
 //

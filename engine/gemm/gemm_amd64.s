@@ -654,3 +654,15 @@ TEXT ·mxcsr(SB), NOSPLIT, $8-4
 	MOVL 0(SP), AX
 	MOVL AX, ret+0(FP)
 	RET
+
+// func cpuVendor() (ebx, ecx, edx uint32)
+//
+// CPUID leaf 0: the vendor string is EBX, EDX, ECX ("AuthenticAMD").
+TEXT ·cpuVendor(SB), NOSPLIT, $0-12
+	XORL AX, AX
+	XORL CX, CX
+	CPUID
+	MOVL BX, ebx+0(FP)
+	MOVL CX, ecx+4(FP)
+	MOVL DX, edx+8(FP)
+	RET

@@ -13,3 +13,6 @@ func peakFMA256(iters int) { panic("gemm: peakFMA256 needs amd64 assembly") }
 
 // hasAVX512 and hasAVX2 are false: this build has no assembly kernels.
 const hasAVX512, hasAVX2 = false, false
+
+// vendor is "": Vendor names no maker without the assembly's CPUID.
+const vendor = ""

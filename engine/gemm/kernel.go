@@ -52,6 +52,13 @@ func init() { active.Store(kernelsAvailable()[0]) }
 // "avx512", "avx2" or "generic".
 func Kernel() string { return active.Load().name }
 
+// Vendor returns this CPU's maker as CPUID reports it, "AMD" or "Intel",
+// or "" for any other, off amd64 and under the purego build tag. Callers
+// that choose between two ways of computing the same bits (engine/nn's
+// weight gradients) use it where the faster way depends on the core, not
+// on the instruction set (doc.go, "Speed on each CPU").
+func Vendor() string { return vendor }
+
 // Kernels returns the names of the micro-kernels this CPU can run, fastest
 // first; the first is the one Sgemm chooses.
 func Kernels() []string {

@@ -95,6 +95,11 @@
 //     the GEMM had to repack all of col1 (15 MB, rows of 75 floats, not
 //     cache-line aligned) as its B operand, once per job; transposed, col1
 //     is the A operand, read in place, and δ (ldb = 64) needs no packing.
+//     Conv2's is computed transposed too wherever that measured faster:
+//     on every CPU but an Intel one running the AVX-512 kernel
+//     (transposedWeightGradPays; 1.5–1.6× faster as a GEMM on AMD Zen 5,
+//     slower on the Intel Xeon). The choice changes no bit, so a study
+//     moved between machines gets the same numbers.
 //
 // Between the GEMMs (which parallelise inside engine/gemm) these kernels
 // run over samples on a small worker pool of our own (parallel.go),

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/fabeam/fabeam/engine/gemm"
 	"github.com/fabeam/fabeam/engine/rng"
 )
 
@@ -339,47 +340,60 @@ func TestTrainStepBitsDoNotDependOnGOMAXPROCS(t *testing.T) {
 }
 
 // TestConv2dWeightGradTransposedEqualsDirect checks conv2dWeightGradT, the
-// form Model uses for conv1: into a zeroed dw it gives conv2dWeightGrad's
-// bits exactly (same products summed in the same order; see its doc), and
-// into a non-zero dw it equals a float64 naive loop
-// dw[o][j] + sum_r dnhwc[r][o]*col[r][j] to float32 accuracy. Shapes:
-// conv1's (ckk = 75) over 2 samples of 400 positions, with K = 800 > the
-// GEMM's 256-row K block so several blocks are summed, at 1 and 2 threads
-// (the 2-thread GEMM split differs from the 1-thread one).
+// form Model uses for conv1 always and for conv2 where it is faster
+// (transposedWeightGradPays, which differs between machines): into a
+// zeroed dw it gives conv2dWeightGrad's bits exactly (same products summed
+// in the same order; see its doc), and into a non-zero dw it equals a
+// float64 naive loop dw[o][j] + sum_r dnhwc[r][o]*col[r][j] to float32
+// accuracy. Shapes: conv1's (ckk = 75) over 2 samples of 400 positions,
+// and conv2's (ckk = 1,600) over 25 samples of 36, with K = 800 and 900 >
+// the GEMM's 256-row K block so several blocks are summed; with every
+// kernel this CPU runs, at 1 and 2 threads (the 2-thread GEMM split
+// differs from the 1-thread one).
 func TestConv2dWeightGradTransposedEqualsDirect(t *testing.T) {
-	const rows, oc, ckk = 800, 64, 75
+	for _, sh := range []struct{ rows, ckk int }{{800, 75}, {900, 1600}} {
+		for _, kern := range gemm.Kernels() {
+			for _, procs := range []int{1, 2} {
+				t.Run(fmt.Sprintf("ckk=%d/%s/GOMAXPROCS=%d", sh.ckk, kern, procs), func(t *testing.T) {
+					defer gemm.SetKernel(kern)()
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+					checkWeightGradTransposed(t, sh.rows, sh.ckk)
+				})
+			}
+		}
+	}
+}
+
+func checkWeightGradTransposed(t *testing.T, rows, ckk int) {
+	t.Helper()
+	const oc = 64
 	r := rng.New(7, "wgradT")
 	dnhwc, col := randn(r, rows*oc), randn(r, rows*ckk)
 	init := randn(r, oc*ckk)
-	for _, procs := range []int{1, 2} {
-		t.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), func(t *testing.T) {
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			direct := make([]float32, oc*ckk)
-			conv2dWeightGrad(direct, dnhwc, col, rows, oc, ckk)
-			tr := make([]float32, oc*ckk)
-			scratch := make([]float32, ckk*oc)
-			conv2dWeightGradT(tr, scratch, dnhwc, col, rows, oc, ckk)
-			for i := range direct {
-				if math.Float32bits(tr[i]) != math.Float32bits(direct[i]) {
-					t.Fatalf("zero dw: transposed dw[%d] = %v, direct %v", i, tr[i], direct[i])
-				}
-			}
-			acc := append([]float32(nil), init...)
-			conv2dWeightGradT(acc, scratch, dnhwc, col, rows, oc, ckk)
-			want := make([]float64, oc*ckk)
-			for o := 0; o < oc; o++ {
-				for j := 0; j < ckk; j++ {
-					s := float64(init[o*ckk+j])
-					for q := 0; q < rows; q++ {
-						s += float64(dnhwc[q*oc+o]) * float64(col[q*ckk+j])
-					}
-					want[o*ckk+j] = s
-				}
-			}
-			// 800-term float32 sums of unit normals: ~1e-5 relative.
-			compare(t, "accumulated dw", acc, want, 1e-4)
-		})
+	direct := make([]float32, oc*ckk)
+	conv2dWeightGrad(direct, dnhwc, col, rows, oc, ckk)
+	tr := make([]float32, oc*ckk)
+	scratch := make([]float32, ckk*oc)
+	conv2dWeightGradT(tr, scratch, dnhwc, col, rows, oc, ckk)
+	for i := range direct {
+		if math.Float32bits(tr[i]) != math.Float32bits(direct[i]) {
+			t.Fatalf("zero dw: transposed dw[%d] = %v, direct %v", i, tr[i], direct[i])
+		}
 	}
+	acc := append([]float32(nil), init...)
+	conv2dWeightGradT(acc, scratch, dnhwc, col, rows, oc, ckk)
+	want := make([]float64, oc*ckk)
+	for o := 0; o < oc; o++ {
+		for j := 0; j < ckk; j++ {
+			s := float64(init[o*ckk+j])
+			for q := 0; q < rows; q++ {
+				s += float64(dnhwc[q*oc+o]) * float64(col[q*ckk+j])
+			}
+			want[o*ckk+j] = s
+		}
+	}
+	// 800- and 900-term float32 sums of unit normals: ~1e-5 relative.
+	compare(t, "accumulated dw", acc, want, 1e-4)
 }
 
 // im2colShapes: the network's two convolutions, and shapes that take the

@@ -79,7 +79,8 @@ func conv2dWeightGrad(dw, dnhwc, col []float32, rows, oc, ckk int) {
 // the GEMM then reads col as its A operand, straight from memory, instead
 // of repacking all of col as a B operand with an unaligned stride, and
 // with oc = 64 columns it splits into two equal jobs on two threads that
-// each stream col once.
+// each stream col once. For conv2 (ckk = 1,600) it pays on most cores too;
+// see transposedWeightGradPays.
 func conv2dWeightGradT(dw, t, dnhwc, col []float32, rows, oc, ckk int) {
 	t = t[:ckk*oc]
 	gemm.Sgemm(true, false, ckk, oc, rows, 1, col, ckk, dnhwc, oc, 0, t, oc)

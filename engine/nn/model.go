@@ -78,7 +78,7 @@ type Model struct {
 	dConv1   []float32 // (n,64,20,20)
 	dcol2    []float32 // (n*36, 1600) scratch for conv2's transposed conv
 	dbPart   []float32 // (n,64) per-sample bias-gradient sums
-	dwT      []float32 // (75,64) conv1's weight gradient, transposed (conv2dWeightGradT)
+	dwT      []float32 // (1600,64) a weight gradient, transposed (conv2dWeightGradT): conv1's always, conv2's where it pays
 	fbBuf    [NumLayers][]float32
 	haveGrad bool
 	// dConv1Ready reports that dConv1 holds the transpose of the conv1
@@ -135,7 +135,7 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 		n * c1Out, n * c2Out, n * fc1Out, n * fc2Out, n * NumClasses, // activations
 		n * 400 * col1Row, n * 400 * 64, n * 400 * 64, n * p1Out, n * 36 * col2Row, n * 36 * 64, n * p2Out, n * fc1Out, n * fc2Out, n * NumClasses, // forward
 		n * NumClasses, n * fc2Out, n * fc2Out, n * fc1Out, n * fc1Out, n * p2Out, n * c2Out, n * p1Out, n * c1Out, n * 36 * col2Row, n * 64, // backward
-		col1Row * 64, // dwT
+		col2Row * 64, // dwT (conv2's is the larger)
 	}
 	total := 0
 	for _, s := range sizes {
@@ -156,7 +156,7 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 	m.col2, m.out2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*col2Row), take(n*36*64), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
 	m.dLogits, m.dRelu4, m.dFC2Out, m.dRelu3, m.dFC1Out = take(n*NumClasses), take(n*fc2Out), take(n*fc2Out), take(n*fc1Out), take(n*fc1Out)
 	m.dPool2, m.dConv2, m.dPool1, m.dConv1, m.dcol2, m.dbPart = take(n*p2Out), take(n*c2Out), take(n*p1Out), take(n*c1Out), take(n*36*col2Row), take(n*64)
-	m.dwT = take(col1Row * 64)
+	m.dwT = take(col2Row * 64)
 	for l := Conv2; l < NumLayers; l++ {
 		m.fbBuf[l] = take(numel(weightShapes[l]))
 	}
@@ -218,11 +218,26 @@ func (m *Model) convBackward(dw, db, dpre, dpool []float32, arg []int32, pooled,
 	parallelFor(&m.par, n, 1, &m.poolBack)
 	m.poolBack = poolBackTask{}
 	addBiasGrad(db, m.dbPart, n, oc)
-	if ckk := c * k * k; ckk%16 != 0 {
-		conv2dWeightGradT(dw, m.dwT, m.nhwc, col, n*o*o, oc, ckk) // conv1 (ckk = 75)
+	if ckk := c * k * k; ckk%16 != 0 || transposedWeightGradPays() {
+		conv2dWeightGradT(dw, m.dwT, m.nhwc, col, n*o*o, oc, ckk) // always conv1 (ckk = 75)
 	} else {
 		conv2dWeightGrad(dw, m.nhwc, col, n*o*o, oc, ckk)
 	}
+}
+
+// transposedWeightGradPays reports whether conv2's weight gradient (ckk =
+// 1,600, a multiple of 16) is faster computed transposed on this machine
+// (conv2dWeightGradT: colᵀ·δ reads col in place as A, where δᵀ·col packs
+// it as B). Both give the same bits (dw starts at zero), so the choice is
+// speed alone. Measured one thread, batch 128 (bench/RESULTS.md):
+// transposed runs at 148–187 GFLOP/s against 92–106 on AMD Zen 5 with the
+// AVX-512 kernel, 97–100 against 63–64 there with the AVX2 kernel, and
+// 54 against 43 on an Intel Xeon with the AVX2 kernel; only an Intel Xeon
+// with the AVX-512 kernel is slower transposed (50 against 61 in one
+// sitting; untransposed has since gained to 72–74 from packing B row by
+// row, which the transposed form does not use).
+func transposedWeightGradPays() bool {
+	return gemm.Kernel() != "avx512" || gemm.Vendor() != "Intel"
 }
 
 // Loss returns the mean softmax cross-entropy of the current batch against
