@@ -5,6 +5,12 @@ FUZZTIME ?= 10m
 
 .PHONY: build test vet bench quick reproduce publish check-published smoke fuzz fmt
 
+# In a git checkout, the studies' binaries are stamped with the commit
+# (go run stamps nothing by default), so manifest.json records it as
+# vcs_revision, and vcs_modified when the tree had uncommitted changes.
+# Stamping changes no result and no stage key.
+BUILDVCS := $(shell git rev-parse --is-inside-work-tree >/dev/null 2>&1 && echo -buildvcs=true)
+
 build:
 	$(GO) build $(PKGS)
 
@@ -21,14 +27,14 @@ bench:
 
 # The study with the paper's chosen hyper-parameters, 10 epochs.
 quick:
-	$(GO) run ./pipelines/reproduce --runner=direct --preset=quick
+	$(GO) run $(BUILDVCS) ./pipelines/reproduce --runner=direct --preset=quick
 
 # The published reproduction (reproduction/paper-3seeds): the paper's
 # protocol over seeds 0-2. DATA is the CIFAR-10 binary folder (default: the
 # command's, downloaded and checksummed when missing).
 DATA ?= ./data/cifar-10-batches-bin
 reproduce:
-	$(GO) run ./pipelines/reproduce --runner=direct --seeds=3 --data=$(DATA) --out=./out/paper
+	$(GO) run $(BUILDVCS) ./pipelines/reproduce --runner=direct --seeds=3 --data=$(DATA) --out=./out/paper
 
 # Copies the finished study's small outputs from $(STUDY) (default ./out/paper) into
 # reproduction/paper-3seeds (no checkpoints, no features). The copy is
@@ -62,11 +68,11 @@ CHECK_RULES ?= bp
 CHECK_SEEDS ?= 1
 check-published:
 	@test -f $(PUBLISHED)/results.json || { echo "check-published: $(PUBLISHED)/results.json does not exist: nothing is published to check" >&2; exit 1; }
-	$(GO) run ./pipelines/reproduce --runner=direct --rules=$(CHECK_RULES) --seeds=$(CHECK_SEEDS) --data=$(DATA) --out=./out/check
+	$(GO) run $(BUILDVCS) ./pipelines/reproduce --runner=direct --rules=$(CHECK_RULES) --seeds=$(CHECK_SEEDS) --data=$(DATA) --out=./out/check
 	$(GO) run ./pipelines/checkresults $(PUBLISHED) ./out/check
 
 smoke:
-	$(GO) run ./pipelines/reproduce --runner=direct --preset=smoke --out=./out-smoke
+	$(GO) run $(BUILDVCS) ./pipelines/reproduce --runner=direct --preset=smoke --out=./out-smoke
 
 # Every fuzz target, one after another, FUZZTIME each (default 10m; e.g.
 # make fuzz FUZZTIME=30s). `make test` replays their committed corpora.
