@@ -65,12 +65,16 @@ func (c *console) print(sev log.Severity, fromBeam bool, msg string) {
 	transforms.ConsoleLine(prefix + strings.TrimRight(msg, "\n"))
 }
 
-// prismJob matches prism's name for a job ("job-001[go-job-…]"). While
-// prism runs the pipeline in this process, the SDK's logger carries Beam's
-// own messages too, its job lifecycle ("stopping worker job-001[…]_go",
-// "pipeline completed job-001[…]"), and they name the job; the pipeline's
-// code never does.
-var prismJob = regexp.MustCompile(`\bjob-\d+\[go-job-`)
+// prismJob matches prism's name for a job ("job-001", also as
+// "job-001[go-job-…]"). While prism runs the pipeline in this process, the
+// SDK's logger carries Beam's own messages too, its job lifecycle
+// ("stopping worker job-001[…]_go", "pipeline completed job-001[…]"), and
+// they name the job. Once the SDK harness has started in this process it
+// also relays the launcher's lines ("Submitted job: job-001",
+// "Job[job-001] state: RUNNING") as the pipeline's; whether they come
+// before or after it starts depends on scheduling. The pipeline's code
+// never names a job.
+var prismJob = regexp.MustCompile(`\bjob-\d+\b`)
 
 // slogHandler sends slog records to the console. Prism relays each log
 // line of the pipeline's code with the prefix "[SDK] "; every other record,

@@ -3,15 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fabeam/fabeam/artifacts/figures"
 	"github.com/fabeam/fabeam/artifacts/results"
@@ -398,4 +401,47 @@ func lastLine(s string) string {
 		}
 	}
 	return last
+}
+
+// The quiet console keeps, of what prism's slog carries, only the lines
+// of the pipeline's own code: an "[SDK] " line that names a prism job is
+// Beam's (the launcher's lines, relayed once the SDK harness runs in this
+// process, and the job lifecycle), as is every line without the prefix.
+// With --verbose everything is printed.
+func TestQuietConsoleDropsPrismJobLinesRelayedAsTheSDKs(t *testing.T) {
+	pipeline := "[SDK] train bp          seed 0 epoch 1/1 loss 1.7649 val 0.7667"
+	records := []string{
+		"[SDK] Submitted job: job-001",
+		"[SDK] Job[job-001] state: RUNNING",
+		"[SDK] stopping worker job-001[go-job-1-1764780971]_go",
+		"[SDK] pipeline completed job-012[go-job-12-1764780971]",
+		"Serving JobManagement on :8073",
+		pipeline,
+		"[SDK] report: wrote results.json (jobs-2 and job-x are not job names)",
+	}
+	for _, verbose := range []bool{false, true} {
+		var buf bytes.Buffer
+		transforms.SetConsole(&buf, false)
+		h := &slogHandler{c: &console{verbose: verbose}}
+		for _, m := range records {
+			if err := h.Handle(context.Background(), slog.NewRecord(time.Now(), slog.LevelInfo, m, 0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		transforms.SetConsole(os.Stderr, false)
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			got = append(got, l[len("15:04:05 "):]) // drop the time
+		}
+		want := []string{strings.TrimPrefix(pipeline, "[SDK] "), "report: wrote results.json (jobs-2 and job-x are not job names)"}
+		if verbose {
+			want = nil
+			for _, m := range records {
+				want = append(want, strings.TrimPrefix(m, "[SDK] "))
+			}
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("verbose=%v: the console printed\n%s\nwant\n%s", verbose, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
 }
