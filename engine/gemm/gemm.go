@@ -51,20 +51,22 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	checkMatrix("A", ar, ac, a, lda)
 	checkMatrix("B", br, bc, b, ldb)
 	checkMatrix("C", m, n, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if alpha == 0 || k == 0 {
-		scaleC(c, ldc, 0, m, 0, n, beta)
-		return
-	}
+	sgemm(params{transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc})
+}
 
-	kern := active.Load()
-	cl := getCall()
-	cl.params = params{
-		kern: kern, transA: transA, transB: transB, m: m, n: n, k: k,
-		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+// sgemm runs the checked product p (its kernel and job grid unset).
+func sgemm(p params) {
+	if p.m == 0 || p.n == 0 {
+		return
 	}
+	if p.alpha == 0 || p.k == 0 {
+		scaleC(p.c, p.ldc, 0, p.m, 0, p.n, p.beta)
+		return
+	}
+	p.kern = active.Load()
+	cl := getCall()
+	cl.params = p
 	cl.split(threadCount())
 	run(cl)
 }
@@ -115,6 +117,7 @@ type params struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
+	asrc, bsrc     Source // set instead of a or b by SgemmSourceA, SgemmSourceB
 
 	// The job grid: C is cut into jm×jn rectangles, rows in chunks of
 	// mchunk (a multiple of mr) and columns in chunks of nchunk (of nr).
@@ -132,7 +135,8 @@ type params struct {
 //
 //	cost = (jn-1)·m·k [A large] + (jm-1)·n·k [B large]
 //
-// and, among the grids of threads to 4·threads jobs (fewer when the matrix
+// (a Source operand counts as large whatever its size: each job that
+// reads it fills it again) and, among the grids of threads to 4·threads jobs (fewer when the matrix
 // has fewer blocks), takes the one with the most jobs (they balance uneven
 // progress) whose cost exceeds the cheapest by at most 10% of one read of
 // both operands, m·k + n·k; then the one whose largest job is smallest,
@@ -150,10 +154,10 @@ func (cl *call) split(threads int) {
 		return
 	}
 	var costA, costB float64 // cost of one more read of op(A), op(B)
-	if fa := float64(cl.m) * float64(cl.k); fa > cacheFloats {
-		costA = fa
+	if fa := float64(cl.m) * float64(cl.k); fa > cacheFloats || cl.asrc != nil {
+		costA = fa // a Source is filled again by every job that reads it
 	}
-	if fb := float64(cl.n) * float64(cl.k); fb > cacheFloats {
+	if fb := float64(cl.n) * float64(cl.k); fb > cacheFloats || cl.bsrc != nil {
 		costB = fb
 	}
 	lo, hi := min(threads, tm*tn), 4*threads
@@ -227,7 +231,11 @@ func (cl *call) job(idx int, buf *buffers) {
 		}
 		for jc := j0; jc < j1; jc += ncBlock {
 			nc := min(ncBlock, j1-jc)
-			cl.packB(buf.b, pc, kc, jc, nc, cl.kern)
+			if cl.bsrc != nil {
+				cl.packSourceB(buf, pc, kc, jc, nc, cl.kern)
+			} else {
+				cl.packB(buf.b, pc, kc, jc, nc, cl.kern)
+			}
 			for ic := i0; ic < i1; ic += mcBlock {
 				cl.block(buf, ic, min(mcBlock, i1-ic), pc, kc, jc, nc, add)
 			}
@@ -247,9 +255,18 @@ func (cl *call) block(buf *buffers, ic, mc, pc, kc, jc, nc, add int) {
 		rsa, csa = 4, 4*cl.lda
 	}
 	ldc4 := 4 * cl.ldc
-	// The last, partial row block of A is copied into a zero-padded panel
-	// once for all the column panels.
-	if rem := mc % mr; rem != 0 {
+	// aAt returns op(A)[ic+ir][pc].
+	aAt := func(ir int) *float32 { return &cl.a[cl.aIndex(ic+ir, pc)] }
+	var av []float32
+	if cl.asrc != nil {
+		// A Source fills the whole block, zero-padded to full row panels.
+		var ri, ci int
+		av, ri, ci = cl.fillA(buf, ic, mc, pc, kc, mr)
+		rsa, csa = 4*ri, 4*ci
+		aAt = func(ir int) *float32 { return &av[ir*ri] }
+	} else if rem := mc % mr; rem != 0 {
+		// The last, partial row block of A is copied into a zero-padded
+		// panel once for all the column panels.
 		cl.packAEdge(buf.a, ic+mc-rem, rem, pc, kc, mr)
 	}
 	for jr := 0; jr < nc; jr += nr {
@@ -263,15 +280,15 @@ func (cl *call) block(buf *buffers, ic, mc, pc, kc, jc, nc, add int) {
 		if full := mc / mr; w == kw.nr && full > 0 {
 			// All full row panels of the block in one call.
 			i, j := ic, jc+jr
-			kw.fn(kc, &cl.a[cl.aIndex(i, pc)], rsa, csa, bp, csb, &cl.c[i*cl.ldc+j], ldc4, add, cl.alpha,
+			kw.fn(kc, aAt(0), rsa, csa, bp, csb, &cl.c[i*cl.ldc+j], ldc4, add, cl.alpha,
 				full, mr*rsa, mr*ldc4)
 			ir = full * mr
 		}
 		for ; ir < mc; ir += mr {
 			h := min(mr, mc-ir)
 			ap, ra, ca := &buf.a[0], 4, 4*mr
-			if h == mr {
-				ap, ra, ca = &cl.a[cl.aIndex(ic+ir, pc)], rsa, csa
+			if h == mr || av != nil {
+				ap, ra, ca = aAt(ir), rsa, csa
 			}
 			cl.edge(buf, kw, kc, ap, ra, ca, bp, csb, ic+ir, jc+jr, h, w, add)
 		}
@@ -382,7 +399,7 @@ func (cl *call) packB(dst []float32, pc, kc, jc, nc int, kern *kernel) {
 // saves the copy (conv1's weight gradient ran 20% slower packed). The
 // arithmetic is the same either way.
 func (cl *call) directB(w, pw int) bool {
-	if cl.transB || w != pw || cl.ldb%16 != 0 {
+	if cl.transB || cl.bsrc != nil || w != pw || cl.ldb%16 != 0 {
 		return false
 	}
 	return cl.ldb <= directStride || float64(cl.k)*float64(cl.n) <= cacheFloats
@@ -418,6 +435,10 @@ type buffers struct {
 	b []float32 // packed B block: kcBlock × ncBlock
 	a []float32 // packed edge panel of A: kcBlock × maxMR
 	c []float32 // padded edge block of C: maxMR × maxNR
+
+	// av receives the blocks of a Source operand (fillA, packSourceB):
+	// (mcBlock+maxMR) × kcBlock, allocated on first use.
+	av []float32
 }
 
 // freeBuffers and freeCalls recycle packing buffers and call records. They

@@ -36,14 +36,16 @@
 // linearBackwardInput, reluForward/Backward, maxpoolForward/Backward,
 // softmaxCrossEntropy/Backward). Backward functions accumulate dw and db
 // (the model zeroes Grad once per step) and overwrite dinp. Convolutions
-// run as im2col + one gemm.Sgemm over the whole batch, position-major:
+// are defined as im2col + one gemm.Sgemm over the whole batch,
+// position-major:
 //
 //	col (n*oh*ow, c*kh*kw) · wᵀ → (n*oh*ow, oc) → transposed to (n,oc,oh,ow)
 //	dw  += doutᵀ(oc, n*oh*ow) · col
 //	dcol = dout(n*oh*ow, oc) · B(oc, c*kh*kw) → col2im → dinp (n,c,h,w)
 //
 // so the GEMM shapes at batch 128 are 51,200×64×75 (conv1) and
-// 4,608×64×1,600 (conv2). A direct-loop float64 convolution in the tests is
+// 4,608×64×1,600 (conv2). The Model never materialises col: its forward
+// and weight-gradient GEMMs read it as an implicit operand (see Speed). A direct-loop float64 convolution in the tests is
 // the oracle. Max-pool starts each window's running maximum at the window's
 // first element (right for all-negative windows), keeps the first maximum on
 // ties, lets NaN win (as PyTorch), and caches the argmax for backward.
@@ -81,20 +83,45 @@
 //     scatter, with per-(sample,channel) bias sums added in sample order.
 //     Conv1's NCHW pre-activation gradient is not needed by the step; it
 //     is laid out from that copy by PreActivationGrad on demand.
-//   - im2col writes a 5×5 kernel row with one 16-byte and one 4-byte move
-//     in assembly on amd64 (im2col5Rows; portable: five moves in
-//     registers, since a [5]float32 assignment compiles to a memmove
-//     call). conv2's col2im (six-wide output rows) holds the ten floats of
+//   - Implicit GEMM (implicit.go): the im2col matrices (15 MB for conv1,
+//     29 MB for conv2 at batch 128) are never written. The forward
+//     product and the weight gradient take col as a gemm.Source
+//     (im2colSource), and the GEMM asks for each block it packs (at most
+//     96 rows × 256 of K) to be filled from the input straight into a
+//     buffer that stays in cache; the kernel then reads A from that
+//     buffer instead of from memory. The filled values are im2col's and
+//     the GEMM's blocking is unchanged, so every product has the same bits
+//     as on the materialised matrix (tested at the network's shapes with
+//     every kernel, at 1 and 2 threads). Each block fill copies a 5×5
+//     kernel row with one 16-byte and one 4-byte move, in assembly on
+//     amd64, for all positions of an output row at once (im2col5Block;
+//     portable: five moves in registers, since a [5]float32 assignment
+//     compiles to a memmove call). The matrix is filled twice per step
+//     (forward, weight gradient) where it used to be written once and
+//     read twice from memory, and the kernel, reading A from cache, ran
+//     faster: on AMD Zen 5 a one-thread bp step gained 10–20% in
+//     alternated runs (with the AVX-512 col2im below), and the Model
+//     holds 44 MB less at batch 128.
+//     Forward keeps its own copy of the input (0.9 MB), since conv1's
+//     weight gradient reads it again.
+//   - conv2's col2im (six-wide output rows) holds the ten floats of
 //     an image row in registers while the six positions add into it, in
-//     the general loop's order (col2im5x6). ReLU and its mask compile
+//     the general loop's order (col2im5x6). With AVX-512 it is one vector
+//     of ten lanes, to which each position's five values are added under
+//     a mask of lanes x..x+4 (col2im5x6AVX512): each lane gets the same
+//     additions in the same order, so the same bits, 4× faster in cache.
+//     Its loop runs channels innermost: with kernel rows innermost each
+//     image row's load waited for the previous row's masked store, whose
+//     64-byte span overlaps it, and the vector form was no faster than
+//     the scalar one. ReLU and its mask compile
 //     branch-free (a data-dependent branch mispredicts on half of the
 //     inputs: 8× slower).
 //   - Conv1's weight gradient is computed transposed (conv2dWeightGradT):
 //     colᵀ·δ (75×64) then added transposed into the zeroed gradient, bit
-//     for bit the same as δᵀ·col (same products, same order). As δᵀ·col
-//     the GEMM had to repack all of col1 (15 MB, rows of 75 floats, not
-//     cache-line aligned) as its B operand, once per job; transposed, col1
-//     is the A operand, read in place, and δ (ldb = 64) needs no packing.
+//     for bit the same as δᵀ·col (same products, same order). δ (ldb =
+//     64) then needs no packing, and the implicit col1 is filled as a
+//     transposed A block; as δᵀ·col the GEMM fills col1 as packed B
+//     panels, 1.3× slower (BenchmarkConvProducts, Zen 5).
 //     Conv2's is computed transposed too wherever that measured faster:
 //     on every CPU but an Intel one running the AVX-512 kernel
 //     (transposedWeightGradPays; 1.5–1.6× faster as a GEMM on AMD Zen 5,
@@ -108,7 +135,8 @@
 // so results do not depend on GOMAXPROCS (tested at 1, 2, 5). fa_random's
 // dense conv2 feedback is one (n,2304)·(2304,6400) GEMM. Benchmarks:
 // BenchmarkTrainStep (images/s and cpu-ms/op per rule; -cpu 1,2),
-// BenchmarkKernels (each fused kernel at batch 128), BenchmarkEpoch (one
+// BenchmarkKernels (each fused kernel at batch 128), BenchmarkConvProducts
+// (the convolutions' GEMMs, implicit and materialised), BenchmarkEpoch (one
 // 45,000-image epoch; FABEAM_BENCH_EPOCH=1); results in bench/RESULTS.md.
 //
 // # Learning rules

@@ -9,24 +9,16 @@ import "math"
 // data-dependent branches in the inner loops. They work on a range of
 // samples [s0, s1) so that parallelFor can split a batch.
 
-// im2colSamples is im2col for samples [s0, s1) of the batch: the rows
-// s*oh*ow .. (s+1)*oh*ow-1 of col. On amd64 the 5×5 kernels' rows are
-// written by assembly (im2col5Rows), two moves a kernel row; the slices
-// above bound every read (the last row's last segment ends at the image's
-// last float) and write.
+// im2colSamples is im2col for samples [s0, s1): the rows s*oh*ow ..
+// (s+1)*oh*ow-1 of col. The Model never materialises the matrix (its GEMMs
+// read it through im2colSource); this is the definition those are tested
+// against.
 func im2colSamples(col, inp []float32, s0, s1, c, h, wd, kh, kw int) {
 	oh, ow := h-kh+1, wd-kw+1
 	ckk := c * kh * kw
 	for s := s0; s < s1; s++ {
 		img := inp[s*c*h*wd : (s+1)*c*h*wd]
 		r := s * oh * ow
-		if usePassAsm && kh == 5 && kw == 5 {
-			rows := col[r*ckk : (r+oh*ow)*ckk]
-			for y := 0; y < oh; y++ {
-				im2col5Rows(&rows[y*ow*ckk], &img[y*wd], ow, c, h*wd, wd)
-			}
-			continue
-		}
 		for y := 0; y < oh; y++ {
 			for x := 0; x < ow; x++ {
 				row := col[r*ckk : (r+1)*ckk]
@@ -35,13 +27,7 @@ func im2colSamples(col, inp []float32, s0, s1, c, h, wd, kh, kw int) {
 				for ci := 0; ci < c; ci++ {
 					for ky := 0; ky < kh; ky++ {
 						off := ci*h*wd + (y+ky)*wd + x
-						if kw == 5 { // the network's 5×5 kernels: five moves in registers
-							// (a [5]float32 assignment compiles to a memmove call)
-							d, s := (*[5]float32)(row[j:]), (*[5]float32)(img[off:])
-							d[0], d[1], d[2], d[3], d[4] = s[0], s[1], s[2], s[3], s[4]
-						} else {
-							copy(row[j:j+kw], img[off:off+kw])
-						}
+						copy(row[j:j+kw], img[off:off+kw])
 						j += kw
 					}
 				}
@@ -104,6 +90,12 @@ func col2imSamples(dinp, dcol []float32, s0, s1, c, h, wd, kh, kw int) {
 // loop's read-modify-write of each float five times over.
 func col2im5x6(img, dcol []float32, c, h, wd, oh int) {
 	ckk := c * 25
+	if usePassAsm && hasAVX512 && wd == 10 && c > 0 && oh > 0 {
+		_, _ = img[c*h*wd-1], img[(c-1)*h*wd+(oh+3)*wd+9] // every row written
+		_ = dcol[oh*6*ckk-1]
+		col2im5x6AVX512(&img[0], &dcol[0], c, h*wd, oh)
+		return
+	}
 	for y := 0; y < oh; y++ {
 		rows := dcol[y*6*ckk : (y+1)*6*ckk]
 		for ci := 0; ci < c; ci++ {
@@ -321,15 +313,6 @@ func linearForwardRelu(out, act, inp, w, b []float32, n, in, nout int) {
 
 // Tasks: the fused kernels as parallelFor tasks over samples. Each Model
 // owns one of each, so handing them to parallelFor allocates nothing.
-
-type im2colTask struct {
-	col, inp           []float32
-	c, h, wd, kh, kwid int
-}
-
-func (t *im2colTask) run(lo, hi int) {
-	im2colSamples(t.col, t.inp, lo, hi, t.c, t.h, t.wd, t.kh, t.kwid)
-}
 
 type col2imTask struct {
 	dinp, dcol         []float32

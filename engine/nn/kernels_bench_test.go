@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fabeam/fabeam/engine/gemm"
 	"github.com/fabeam/fabeam/engine/rng"
 )
 
@@ -32,22 +33,33 @@ func BenchmarkKernels(b *testing.B) {
 	bytes := func(b *testing.B, floats int) {
 		b.SetBytes(int64(4 * floats))
 	}
-	b.Run("im2col_conv1", func(b *testing.B) {
-		bytes(b, len(col1))
-		c0 := processCPU()
-		for b.Loop() {
-			im2colSamples(col1, x, 0, n, 3, 24, 24, 5, 5)
-		}
-		cpuPerOp(b, c0)
-	})
-	b.Run("im2col_conv2", func(b *testing.B) {
-		bytes(b, len(col2))
-		c0 := processCPU()
-		for b.Loop() {
-			im2colSamples(col2, pool1, 0, n, 64, 10, 10, 5, 5)
-		}
-		cpuPerOp(b, c0)
-	})
+	// fill_convN fills the whole im2col matrix through im2colSource in
+	// the GEMM's blocks (96 rows × 256 columns), as the forward product
+	// asks for it.
+	for _, c := range []struct {
+		name string
+		src  im2colSource
+		col  []float32
+	}{
+		{"fill_conv1", im2colSource{inp: x, n: n, c: 3, h: 24, wd: 24, kh: 5, kw: 5}, col1},
+		{"fill_conv2", im2colSource{inp: pool1, n: n, c: 64, h: 10, wd: 10, kh: 5, kw: 5}, col2},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			rows, cols := c.src.Dims()
+			bytes(b, rows*cols)
+			blk := make([]float32, 96*256)
+			c0 := processCPU()
+			for b.Loop() {
+				for r0 := 0; r0 < rows; r0 += 96 {
+					for c0 := 0; c0 < cols; c0 += 256 {
+						nr, nc := min(96, rows-r0), min(256, cols-c0)
+						c.src.Fill(blk, nc, r0, nr, c0, nc)
+					}
+				}
+			}
+			cpuPerOp(b, c0)
+		})
+	}
 	b.Run("col2im_conv2", func(b *testing.B) {
 		bytes(b, len(dcol2))
 		c0 := processCPU()
@@ -103,4 +115,47 @@ func processCPU() time.Duration {
 // cpuPerOp reports the process CPU time per op, in ms, over the b.Loop.
 func cpuPerOp(b *testing.B, c0 time.Duration) {
 	b.ReportMetric(float64(processCPU()-c0)/float64(b.N)/1e6, "cpu-ms/op")
+}
+
+// BenchmarkConvProducts times the convolutions' GEMMs at batch 128 as the
+// Model runs them, on the implicit im2col matrix (im2colSource), beside
+// the same products on the materialised matrix: the forward col·wᵀ, and
+// the weight gradient both ways, δᵀ·col (col as B) and colᵀ·δ (col as a
+// transposed A; Model.convBackward picks one, transposedWeightGradPays).
+// The materialised forms do not count im2col itself. Threads follow
+// GOMAXPROCS; GFLOP/s is reported.
+func BenchmarkConvProducts(b *testing.B) {
+	const n, oc = 128, 64
+	r := rng.New(4, "convbench")
+	for _, l := range []struct {
+		name  string
+		c, hw int
+	}{{"conv1", 3, 24}, {"conv2", 64, 10}} {
+		inp := randn(r, n*l.c*l.hw*l.hw)
+		src := &im2colSource{inp: inp, n: n, c: l.c, h: l.hw, wd: l.hw, kh: 5, kw: 5}
+		rows, ckk := src.Dims()
+		col := make([]float32, rows*ckk)
+		im2col(col, inp, n, l.c, l.hw, l.hw, 5, 5)
+		w, dout := randn(r, oc*ckk), randn(r, rows*oc)
+		out, dw := make([]float32, rows*oc), make([]float32, oc*ckk)
+		flops := 2 * float64(rows) * float64(oc) * float64(ckk)
+		for _, c := range []struct {
+			name string
+			f    func()
+		}{
+			{"forward/implicit", func() { gemm.SgemmSourceA(false, true, rows, oc, ckk, 1, src, w, ckk, 0, out, oc) }},
+			{"forward/materialised", func() { gemm.Sgemm(false, true, rows, oc, ckk, 1, col, ckk, w, ckk, 0, out, oc) }},
+			{"dW/implicit", func() { gemm.SgemmSourceB(true, false, oc, ckk, rows, 1, dout, oc, src, 0, dw, ckk) }},
+			{"dW/materialised", func() { gemm.Sgemm(true, false, oc, ckk, rows, 1, dout, oc, col, ckk, 0, dw, ckk) }},
+			{"dWT/implicit", func() { gemm.SgemmSourceA(true, false, ckk, oc, rows, 1, src, dout, oc, 0, dw, oc) }},
+			{"dWT/materialised", func() { gemm.Sgemm(true, false, ckk, oc, rows, 1, col, ckk, dout, oc, 0, dw, oc) }},
+		} {
+			b.Run(l.name+"/"+c.name, func(b *testing.B) {
+				for b.Loop() {
+					c.f()
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
 }

@@ -84,6 +84,11 @@ func conv2dWeightGrad(dw, dnhwc, col []float32, rows, oc, ckk int) {
 func conv2dWeightGradT(dw, t, dnhwc, col []float32, rows, oc, ckk int) {
 	t = t[:ckk*oc]
 	gemm.Sgemm(true, false, ckk, oc, rows, 1, col, ckk, dnhwc, oc, 0, t, oc)
+	addTransposed(dw, t, oc, ckk)
+}
+
+// addTransposed adds tᵀ (t is ckk×oc) to dw (oc×ckk).
+func addTransposed(dw, t []float32, oc, ckk int) {
 	dw = dw[:oc*ckk]
 	for j := 0; j < ckk; j++ {
 		for o, v := range t[j*oc : (j+1)*oc] {

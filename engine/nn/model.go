@@ -53,12 +53,11 @@ type Model struct {
 	// full-size buffers (maxBatch rows); the exported fields are views.
 	conv1Buf, conv2Buf, fc1Buf, fc2Buf, logitsBuf []float32
 
-	col1   []float32 // (n*400, 75) conv1 im2col, kept for backward
+	input  []float32 // (n,3,24,24) Forward's input, read again by conv1's weight gradient
 	out1   []float32 // (n*400, 64) conv1's GEMM output (pre-activation without bias), position-major
 	nhwc   []float32 // (n*400, 64) scratch: conv errors, position-major
 	pool1  []float32 // (n,64,10,10) relu(maxpool(conv1 pre-activation))
 	arg1   []int32   // (n,64,10,10) argmax into the conv1 pre-activation (n,64,20,20)
-	col2   []float32 // (n*36, 1600) conv2 im2col
 	out2   []float32 // (n*36, 64) conv2's GEMM output, position-major
 	pool2  []float32 // (n,576) relu(maxpool(conv2 pre-activation))
 	arg2   []int32   // (n,576) argmax into the conv2 pre-activation (n,64,6,6)
@@ -91,9 +90,13 @@ type Model struct {
 	convOutReady [2]bool
 	convBias     [2][64]float32
 
+	// The convolutions' im2col matrices, as implicit GEMM operands
+	// (implicit.go): conv1's over the input, conv2's over pool1. They are
+	// never materialised.
+	col1, col2 im2colSource
+
 	// parallel kernels (parallel.go, fused.go)
 	par      parallel
-	im2colT  im2colTask
 	col2imT  col2imTask
 	epiT     epilogueTask
 	poolBack poolBackTask
@@ -133,7 +136,7 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 	n := maxBatch
 	sizes := []int{
 		n * c1Out, n * c2Out, n * fc1Out, n * fc2Out, n * NumClasses, // activations
-		n * 400 * col1Row, n * 400 * 64, n * 400 * 64, n * p1Out, n * 36 * col2Row, n * 36 * 64, n * p2Out, n * fc1Out, n * fc2Out, n * NumClasses, // forward
+		n * inputSize, n * 400 * 64, n * 400 * 64, n * p1Out, n * 36 * 64, n * p2Out, n * fc1Out, n * fc2Out, n * NumClasses, // forward
 		n * NumClasses, n * fc2Out, n * fc2Out, n * fc1Out, n * fc1Out, n * p2Out, n * c2Out, n * p1Out, n * c1Out, n * 36 * col2Row, n * 64, // backward
 		col2Row * 64, // dwT (conv2's is the larger)
 	}
@@ -152,8 +155,8 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 	}
 	m := &Model{P: p, Grad: NewParams(), Rule: rule, maxBatch: n}
 	m.conv1Buf, m.conv2Buf, m.fc1Buf, m.fc2Buf, m.logitsBuf = take(n*c1Out), take(n*c2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
-	m.col1, m.out1, m.nhwc, m.pool1 = take(n*400*col1Row), take(n*400*64), take(n*400*64), take(n*p1Out)
-	m.col2, m.out2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*col2Row), take(n*36*64), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
+	m.input, m.out1, m.nhwc, m.pool1 = take(n*inputSize), take(n*400*64), take(n*400*64), take(n*p1Out)
+	m.out2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*64), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
 	m.dLogits, m.dRelu4, m.dFC2Out, m.dRelu3, m.dFC1Out = take(n*NumClasses), take(n*fc2Out), take(n*fc2Out), take(n*fc1Out), take(n*fc1Out)
 	m.dPool2, m.dConv2, m.dPool1, m.dConv1, m.dcol2, m.dbPart = take(n*p2Out), take(n*c2Out), take(n*p1Out), take(n*c1Out), take(n*36*col2Row), take(n*64)
 	m.dwT = take(col2Row * 64)
@@ -181,47 +184,54 @@ func (m *Model) Forward(x []float32, n int) {
 	copy(m.convBias[1][:], m.P.b[Conv2])
 	m.FC1Out, m.FC2Out, m.Logits = m.fc1Buf[:n*fc1Out], m.fc2Buf[:n*fc2Out], m.logitsBuf[:n*NumClasses]
 	p := m.P
-	m.convForward(m.out1, m.pool1, m.arg1, m.col1, x, p.w[Conv1], p.b[Conv1], n, 3, 24)
-	m.convForward(m.out2, m.pool2, m.arg2, m.col2, m.pool1, p.w[Conv2], p.b[Conv2], n, 64, 10)
+	copy(m.input, x[:n*inputSize]) // the caller may change x before Backward
+	m.col1 = im2colSource{inp: m.input[:n*inputSize], n: n, c: 3, h: 24, wd: 24, kh: 5, kw: 5}
+	m.col2 = im2colSource{inp: m.pool1[:n*p1Out], n: n, c: 64, h: 10, wd: 10, kh: 5, kw: 5}
+	m.convForward(m.out1, m.pool1, m.arg1, &m.col1, p.w[Conv1], p.b[Conv1], n)
+	m.convForward(m.out2, m.pool2, m.arg2, &m.col2, p.w[Conv2], p.b[Conv2], n)
 	linearForwardRelu(m.FC1Out, m.relu3, m.pool2, p.w[FC1], p.b[FC1], n, p2Out, fc1Out)
 	linearForwardRelu(m.FC2Out, m.relu4, m.relu3, p.w[FC2], p.b[FC2], n, fc1Out, fc2Out)
 	linearForward(m.Logits, m.relu4, p.w[FC3], p.b[FC3], n, fc2Out, NumClasses)
 }
 
-// convForward runs a 5×5 valid convolution with 64 output channels on inp
-// (n,c,hw,hw) followed by ReLU and 2×2 max-pool: im2col into col (in
-// parallel over samples), one GEMM into nhwc (position-major, without the
-// bias), then the fused epilogue (biasReluPool) writing the pooled
-// activations and their argmax. Equal to conv2dForward, reluForward,
-// maxpoolForward; PreActivation lays out conv2dForward's out from nhwc.
-func (m *Model) convForward(nhwc, pool []float32, arg []int32, col, inp, w, b []float32, n, c, hw int) {
-	const oc, k = 64, 5
-	o := hw - k + 1
-	ckk := c * k * k
-	m.im2colT = im2colTask{col: col, inp: inp, c: c, h: hw, wd: hw, kh: k, kwid: k}
-	parallelFor(&m.par, n, 1, &m.im2colT)
-	gemm.Sgemm(false, true, n*o*o, oc, ckk, 1, col, ckk, w, ckk, 0, nhwc, oc)
+// convForward runs a 5×5 valid convolution with 64 output channels
+// followed by ReLU and 2×2 max-pool, on the input whose im2col matrix is
+// col: one GEMM into nhwc (position-major, without the bias) that fills
+// its blocks of col from the input as it goes (an implicit GEMM), then
+// the fused epilogue (biasReluPool) writing the pooled activations and
+// their argmax. Equal to conv2dForward, reluForward, maxpoolForward;
+// PreActivation lays out conv2dForward's out from nhwc.
+func (m *Model) convForward(nhwc, pool []float32, arg []int32, col *im2colSource, w, b []float32, n int) {
+	const oc = 64
+	rows, ckk := col.Dims()
+	o := col.h - col.kh + 1
+	gemm.SgemmSourceA(false, true, rows, oc, ckk, 1, col, w, ckk, 0, nhwc, oc)
 	m.epiT = epilogueTask{pool: pool, arg: arg, nhwc: nhwc, b: b, oc: oc, oh: o, o: o}
 	parallelFor(&m.par, n, 1, &m.epiT)
-	m.im2colT, m.epiT = im2colTask{}, epilogueTask{} // drop references
+	m.epiT = epilogueTask{} // drop references
 }
 
 // convBackward is the backward of convForward up to the weight and bias
 // gradients: pool and ReLU backward fused with the transpose to m.nhwc
 // (poolReluBackward, parallel over samples) writing dpre, then the bias
-// sums and the weight-gradient GEMM. m.nhwc keeps the error for
+// sums and the weight-gradient GEMM, which reads the im2col matrix col
+// through its blocks, as the forward did. m.nhwc keeps the error for
 // conv2Feedback.
-func (m *Model) convBackward(dw, db, dpre, dpool []float32, arg []int32, pooled, col []float32, n, c, hw int) {
-	const oc, k = 64, 5
-	o := hw - k + 1
+func (m *Model) convBackward(dw, db, dpre, dpool []float32, arg []int32, pooled []float32, col *im2colSource, n int) {
+	const oc = 64
+	rows, ckk := col.Dims()
+	o := col.h - col.kh + 1
 	m.poolBack = poolBackTask{dpre: dpre, dnhwc: m.nhwc, dbPart: m.dbPart, dpool: dpool, arg: arg, pooled: pooled, oc: oc, oh: o, ow: o}
 	parallelFor(&m.par, n, 1, &m.poolBack)
 	m.poolBack = poolBackTask{}
 	addBiasGrad(db, m.dbPart, n, oc)
-	if ckk := c * k * k; ckk%16 != 0 || transposedWeightGradPays() {
-		conv2dWeightGradT(dw, m.dwT, m.nhwc, col, n*o*o, oc, ckk) // always conv1 (ckk = 75)
+	if ckk%16 != 0 || transposedWeightGradPays() { // always conv1 (ckk = 75)
+		// t (ckk, oc) = colᵀ·δ, then dw += tᵀ: conv2dWeightGradT's bits.
+		t := m.dwT[:ckk*oc]
+		gemm.SgemmSourceA(true, false, ckk, oc, rows, 1, col, m.nhwc, oc, 0, t, oc)
+		addTransposed(dw, t, oc, ckk)
 	} else {
-		conv2dWeightGrad(dw, m.nhwc, col, n*o*o, oc, ckk)
+		gemm.SgemmSourceB(true, false, oc, ckk, rows, 1, m.nhwc, oc, col, 1, dw, ckk) // conv2dWeightGrad
 	}
 }
 
@@ -286,11 +296,11 @@ func (m *Model) backward() {
 	reluBackward(m.dFC1Out[:n*fc1Out], m.dRelu3, m.FC1Out)
 	linearBackward(g.w[FC1], g.b[FC1], m.dFC1Out[:n*fc1Out], m.pool2, n, p2Out, fc1Out)
 	m.linearFeedback(FC1, m.dPool2, m.dFC1Out, n, p2Out, fc1Out)
-	m.convBackward(g.w[Conv2], g.b[Conv2], m.dConv2, m.dPool2, m.arg2, m.pool2, m.col2, n, 64, 10)
+	m.convBackward(g.w[Conv2], g.b[Conv2], m.dConv2, m.dPool2, m.arg2, m.pool2, &m.col2, n)
 	m.conv2Feedback(n)
 	// Conv1's pre-activation gradient is needed by no later step; it is
 	// left position-major in m.nhwc and laid out by PreActivationGrad.
-	m.convBackward(g.w[Conv1], g.b[Conv1], nil, m.dPool1, m.arg1, m.pool1, m.col1, n, 3, 24)
+	m.convBackward(g.w[Conv1], g.b[Conv1], nil, m.dPool1, m.arg1, m.pool1, &m.col1, n)
 	m.dConv1Ready = false
 	m.haveGrad = true
 	if m.Metrics {

@@ -2,14 +2,28 @@
 
 package nn
 
-// im2col5Rows writes ow consecutive im2col rows of a 5×5 kernel over c
-// channels of planes plane floats with rows wd floats apart: row x, at
-// dst[x*c*25:], holds src[ci*plane+ky*wd+x:][:5] for ci, ky in order.
-// ow and c must be at least 1. The caller checks the bounds. SSE moves
-// only: it runs on every amd64 CPU.
+import "golang.org/x/sys/cpu"
+
+// im2col5Block writes nrows rows of an im2col block of a 5×5 kernel, row
+// t at dst[t*ld:]: nseg segments of five floats, segment u read from
+// src[t:] advanced u kernel rows from kernel row ky (an image row of wd
+// floats for each, and plane-4*wd floats from kernel row 4 of a channel to
+// row 0 of the next). nrows and nseg must be at least 1. The caller checks
+// the bounds. SSE moves only.
 //
 //go:noescape
-func im2col5Rows(dst, src *float32, ow, c, plane, wd int)
+func im2col5Block(dst, src *float32, nrows, ld, nseg, ky, plane, wd int)
+
+// col2im5x6AVX512 is col2im5x6 for one sample (c channels of planes
+// plane floats, ten-float image rows, oh output rows of six), AVX-512F:
+// each image row's additions in the loop's order, under masks. The caller
+// checks the bounds and hasAVX512.
+//
+//go:noescape
+func col2im5x6AVX512(img, dcol *float32, c, plane, oh int)
+
+// hasAVX512 reports AVX-512F (and the OS's support for its state).
+var hasAVX512 = cpu.X86.HasAVX512F
 
 // poolWindowAVX2 is biasReluPool for one window and all oc channels (a
 // multiple of 8), eight at a time, AVX2. r0 is the window's first row of

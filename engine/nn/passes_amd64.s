@@ -2,61 +2,61 @@
 
 #include "textflag.h"
 
-// func im2col5Rows(dst, src *float32, ow, c, plane, wd int)
+// func im2col5Block(dst, src *float32, nrows, ld, nseg, ky, plane, wd int)
 //
-// Writes ow consecutive im2col rows of a 5×5 kernel: row x (c*25 floats,
-// at dst + x*c*25) holds, for each channel ci and kernel row ky, the five
-// floats at src + ci*plane + ky*wd + x. Each segment is one 16-byte and one
-// 4-byte move (SSE, present on every amd64), so nothing is read or written
-// outside the segments themselves.
-TEXT ·im2col5Rows(SB), NOSPLIT, $0-48
+// Fills nrows rows of an im2col block for a 5×5 kernel: row t (at dst +
+// 4*t*ld) receives nseg five-float segments, segment u from src + 4*t
+// advanced u kernel rows from kernel row ky: one image row (wd floats) per
+// segment, and from kernel row 4 of a channel to row 0 of the next (plane
+// - 4*wd floats). One 16-byte and one 4-byte move a segment, so nothing
+// is read or written outside the segments (SSE, present on every amd64).
+// nrows and nseg must be at least 1; the caller checks the bounds.
+TEXT ·im2col5Block(SB), NOSPLIT, $0-64
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
-	MOVQ ow+16(FP), R8
-	MOVQ c+24(FP), R9
-	MOVQ plane+32(FP), R10
-	MOVQ wd+40(FP), R11
+	MOVQ nrows+16(FP), R8
+	MOVQ ld+24(FP), R9
+	MOVQ plane+48(FP), R10
+	MOVQ wd+56(FP), R11
+	SHLQ $2, R9
 	SHLQ $2, R10
 	SHLQ $2, R11
+	MOVQ R11, R12
+	IMULQ $4, R12
+	MOVQ R10, R13
+	SUBQ R12, R13 // R13: bytes from kernel row 4 of a channel to row 0 of the next
 
-xloop:
-	MOVQ SI, AX
-	MOVQ R9, CX
+rowloop:
+	MOVQ SI, BX
+	MOVQ DI, AX
+	MOVQ nseg+32(FP), CX
+	MOVQ ky+40(FP), DX
 
-cloop:
-	MOVQ   AX, BX
+segloop:
 	MOVUPS (BX), X0
 	MOVSS  16(BX), X1
+	MOVUPS X0, (AX)
+	MOVSS  X1, 16(AX)
+	ADDQ   $20, AX
+	INCQ   DX
+	CMPQ   DX, $5
+	JEQ    nextchan
 	ADDQ   R11, BX
-	MOVUPS (BX), X2
-	MOVSS  16(BX), X3
-	ADDQ   R11, BX
-	MOVUPS (BX), X4
-	MOVSS  16(BX), X5
-	ADDQ   R11, BX
-	MOVUPS (BX), X6
-	MOVSS  16(BX), X7
-	ADDQ   R11, BX
-	MOVUPS (BX), X8
-	MOVSS  16(BX), X9
-	MOVUPS X0, (DI)
-	MOVSS  X1, 16(DI)
-	MOVUPS X2, 20(DI)
-	MOVSS  X3, 36(DI)
-	MOVUPS X4, 40(DI)
-	MOVSS  X5, 56(DI)
-	MOVUPS X6, 60(DI)
-	MOVSS  X7, 76(DI)
-	MOVUPS X8, 80(DI)
-	MOVSS  X9, 96(DI)
-	ADDQ   $100, DI
-	ADDQ   R10, AX
 	DECQ   CX
-	JNZ    cloop
+	JNZ    segloop
+	JMP    rowdone
 
+nextchan:
+	XORQ DX, DX
+	ADDQ R13, BX
+	DECQ CX
+	JNZ  segloop
+
+rowdone:
 	ADDQ $4, SI
+	ADDQ R9, DI
 	DECQ R8
-	JNZ  xloop
+	JNZ  rowloop
 	RET
 
 DATA lanes<>+0(SB)/4, $0
@@ -213,5 +213,91 @@ signdone:
 	VPADDD X6, X5, X5
 	VMOVD X5, AX
 	MOVQ AX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func col2im5x6AVX512(img, dcol *float32, c, plane, oh int)
+//
+// col2im5x6 for one sample in AVX-512: for each output row y, kernel row
+// ky and channel ci (channels innermost, so consecutive stores are a plane
+// apart and no load waits on the store before it; within one y each image
+// row is touched by one ky only, so the order is free), the ten floats of
+// image row (ci, y+ky) are loaded into Z0 (mask K1), and the five values
+// of each of the six positions x (dcol row y*6+x, columns ci*25+ky*5 ..)
+// are added into lanes x..x+4, x ascending, with merge masking (K2..K7),
+// so each lane gets exactly the scalar loop's additions in its order and
+// no other; then the ten floats are stored back. The loads of a
+// position's five values start 4x bytes before them under a mask that
+// skips those lanes (masked lanes do not fault); they zero the other
+// lanes, so no load waits for the register's last value. Image rows are
+// ten floats (wd = 10). MXCSR stays at Go's default. The caller checks
+// the bounds.
+TEXT ·col2im5x6AVX512(SB), NOSPLIT, $0-40
+	MOVQ img+0(FP), DI
+	MOVQ dcol+8(FP), SI
+	MOVQ c+16(FP), R9
+	MOVQ plane+24(FP), R10
+	MOVQ oh+32(FP), R11
+	SHLQ $2, R10   // plane, bytes
+	MOVQ R9, R8
+	IMULQ $100, R8 // ckk*4: bytes between positions' rows
+
+	MOVQ  $0x3FF, AX
+	KMOVW AX, K1
+	MOVQ  $0x1F, AX
+	KMOVW AX, K2
+	MOVQ  $0x3E, AX
+	KMOVW AX, K3
+	MOVQ  $0x7C, AX
+	KMOVW AX, K4
+	MOVQ  $0xF8, AX
+	KMOVW AX, K5
+	MOVQ  $0x1F0, AX
+	KMOVW AX, K6
+	MOVQ  $0x3E0, AX
+	KMOVW AX, K7
+
+yloop:
+	MOVQ DI, R12 // image row (0, y+ky), ky = 0
+	MOVQ SI, R15 // dcol row y*6, column ky*5, ky = 0
+	MOVQ $5, R14
+
+kyloop:
+	MOVQ R12, DX
+	MOVQ R15, CX
+	MOVQ R9, R13
+
+cloop:
+	LEAQ      (CX)(R8*2), BX
+	ADDQ      R8, BX // position 3's row
+	VMOVUPS.Z (DX), K1, Z0
+	VMOVUPS.Z (CX), K2, Z1
+	VADDPS    Z1, Z0, K2, Z0
+	VMOVUPS.Z -4(CX)(R8*1), K3, Z2
+	VADDPS    Z2, Z0, K3, Z0
+	VMOVUPS.Z -8(CX)(R8*2), K4, Z3
+	VADDPS    Z3, Z0, K4, Z0
+	VMOVUPS.Z -12(BX), K5, Z4
+	VADDPS    Z4, Z0, K5, Z0
+	VMOVUPS.Z -16(BX)(R8*1), K6, Z5
+	VADDPS    Z5, Z0, K6, Z0
+	VMOVUPS.Z -20(BX)(R8*2), K7, Z6
+	VADDPS    Z6, Z0, K7, Z0
+	VMOVUPS   Z0, K1, (DX)
+	ADDQ      R10, DX  // the next channel's row
+	ADDQ      $100, CX // the next channel's columns
+	DECQ      R13
+	JNZ       cloop
+
+	ADDQ $40, R12
+	ADDQ $20, R15
+	DECQ R14
+	JNZ  kyloop
+
+	ADDQ $40, DI        // next output row: image rows shift by one
+	LEAQ (SI)(R8*4), SI
+	LEAQ (SI)(R8*2), SI // dcol advances six positions' rows
+	DECQ R11
+	JNZ  yloop
 	VZEROUPPER
 	RET
