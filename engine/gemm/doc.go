@@ -87,7 +87,9 @@
 // its columns of B when B needs packing, so a jm×jn grid reads A jn times
 // and B jm times. split charges each extra read of an operand larger than
 // 1 MB (cacheFloats) and takes the grid with the most jobs within 10% of
-// one read of both operands of the cheapest; then the most even jobs. The
+// one read of both operands of the cheapest; then the most even jobs.
+// SgemmSerial runs a product as one job on the caller, for callers that
+// parallelise over several small products themselves. The
 // first version cut M first, always: at two threads the weight gradients
 // (m = 64) became six jobs that each streamed the whole im2col matrix
 // (29 MB for conv2) and, for conv1 (ldb = 75), each re-packed all of it,

@@ -37,6 +37,21 @@ const (
 // Sgemm panics with a "gemm: " message if a dimension is negative, a leading
 // dimension is smaller than its row length, or a slice is too short.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(sliceParams(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+}
+
+// SgemmSerial is Sgemm computed entirely on the calling goroutine, for
+// callers that run several products in parallel themselves (engine/nn
+// carries conv2's error back a few samples per worker). It gives Sgemm's
+// bits: the thread count never changes a result.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	p := sliceParams(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	p.serial = true
+	sgemm(p)
+}
+
+// sliceParams checks Sgemm's arguments and returns them as a product.
+func sliceParams(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) params {
 	ar, ac := m, k
 	if transA {
 		ar, ac = k, m
@@ -51,8 +66,8 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	checkMatrix("A", ar, ac, a, lda)
 	checkMatrix("B", br, bc, b, ldb)
 	checkMatrix("C", m, n, c, ldc)
-	sgemm(params{transA: transA, transB: transB, m: m, n: n, k: k,
-		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc})
+	return params{transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 }
 
 // sgemm runs the checked product p (its kernel and job grid unset).
@@ -67,7 +82,11 @@ func sgemm(p params) {
 	p.kern = active.Load()
 	cl := getCall()
 	cl.params = p
-	cl.split(threadCount())
+	threads := threadCount()
+	if p.serial {
+		threads = 1
+	}
+	cl.split(threads)
 	run(cl)
 }
 
@@ -118,6 +137,7 @@ type params struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 	asrc, bsrc     Source // set instead of a or b by SgemmSourceA, SgemmSourceB
+	serial         bool   // SgemmSerial: one job, on the caller
 
 	// The job grid: C is cut into jm×jn rectangles, rows in chunks of
 	// mchunk (a multiple of mr) and columns in chunks of nchunk (of nr).

@@ -3,9 +3,12 @@ package gemm
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/fabeam/fabeam/engine/internal/allocs"
 )
 
 // sliceSource is a Source over a materialised row-major matrix. Fill checks
@@ -106,15 +109,13 @@ func TestSourceOperandsDoNotAllocate(t *testing.T) {
 	sb := &sliceSource{x: b, rows: k, cols: n, ld: ldb}
 	prev := SetThreads(2)
 	defer SetThreads(prev)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	for name, run := range map[string]func(){
 		"SgemmSourceA": func() { SgemmSourceA(false, false, m, n, k, 1, sa, b, ldb, 0, c, ldc) },
 		"SgemmSourceB": func() { SgemmSourceB(false, false, m, n, k, 1, a, lda, sb, 0, c, ldc) },
 	} {
-		for range 4 { // warm the pools, workers and their fill buffers
-			run()
-		}
-		if allocs := testing.AllocsPerRun(20, run); allocs != 0 {
-			t.Errorf("%s allocated %.1f times per call, want 0", name, allocs)
+		if n := allocs.PerRun(10, 20, run); n != 0 {
+			t.Errorf("%s allocated %.1f times per call, want 0", name, n)
 		}
 	}
 }
@@ -150,4 +151,28 @@ func TestSourcePanicsOnWrongDims(t *testing.T) {
 			tc.f()
 		})
 	}
+}
+
+// TestSgemmSerialGivesSgemmBits checks SgemmSerial, the one-goroutine
+// product, against Sgemm at three threads on shapes Sgemm splits into
+// several jobs, for every kernel.
+func TestSgemmSerialGivesSgemmBits(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		for _, sh := range []struct{ m, n, k int }{{144, 1600, 64}, {301, 70, 300}} {
+			for _, tr := range [][2]bool{{false, false}, {true, true}} {
+				a, lda, b, ldb, c0, ldc := operands(9, tr[0], tr[1], sh.m, sh.n, sh.k, 1)
+				want := append([]float32(nil), c0...)
+				prev := SetThreads(3)
+				Sgemm(tr[0], tr[1], sh.m, sh.n, sh.k, 1, a, lda, b, ldb, 0.5, want, ldc)
+				got := append([]float32(nil), c0...)
+				SgemmSerial(tr[0], tr[1], sh.m, sh.n, sh.k, 1, a, lda, b, ldb, 0.5, got, ldc)
+				SetThreads(prev)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%v %s: C[%d] = %v, Sgemm %v", sh, transNames[tr], i, got[i], want[i])
+					}
+				}
+			}
+		}
+	})
 }

@@ -314,15 +314,6 @@ func linearForwardRelu(out, act, inp, w, b []float32, n, in, nout int) {
 // Tasks: the fused kernels as parallelFor tasks over samples. Each Model
 // owns one of each, so handing them to parallelFor allocates nothing.
 
-type col2imTask struct {
-	dinp, dcol         []float32
-	c, h, wd, kh, kwid int
-}
-
-func (t *col2imTask) run(lo, hi int) {
-	col2imSamples(t.dinp, t.dcol, lo, hi, t.c, t.h, t.wd, t.kh, t.kwid)
-}
-
 type epilogueTask struct {
 	pool      []float32
 	arg       []int32

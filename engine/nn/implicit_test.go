@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/fabeam/fabeam/engine/gemm"
@@ -96,6 +97,39 @@ func TestImplicitConvProductsGiveMaterialisedBits(t *testing.T) {
 					same("colᵀ·δ", got, want)
 				})
 			}
+		}
+	}
+}
+
+// TestConv2InputGradChunksGiveWholeBatchBits checks Model.conv2BackwardInput,
+// which carries conv2's error back col2Chunk samples per worker, against
+// conv2dBackwardInput (one GEMM over the whole batch, then col2im), bit
+// for bit, for batches that are and are not multiples of the chunk, at
+// GOMAXPROCS 1, 2 and 5.
+func TestConv2InputGradChunksGiveWholeBatchBits(t *testing.T) {
+	for _, n := range []int{1, 7, 2 * col2Chunk, 37} {
+		r := rng.New(33, fmt.Sprint(n))
+		fb := randn(r, 64*col2Row)
+		dnhwc := randn(r, n*36*64)
+		want := make([]float32, n*p1Out)
+		conv2dBackwardInput(want, make([]float32, n*36*col2Row), dnhwc, fb, n, 64, 10, 10, 64, 5, 5)
+		for _, procs := range []int{1, 2, 5} {
+			func() {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				p := NewParams()
+				m := NewModel(p, BP{}, n)
+				copy(m.nhwc, dnhwc)
+				got := make([]float32, n*p1Out)
+				for i := range got {
+					got[i] = 42 // overwritten
+				}
+				m.conv2BackwardInput(got, fb, n)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("batch %d, GOMAXPROCS %d: dinp[%d] = %v, whole batch %v", n, procs, i, got[i], want[i])
+					}
+				}
+			}()
 		}
 	}
 }

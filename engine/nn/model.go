@@ -75,7 +75,6 @@ type Model struct {
 	dConv2   []float32 // (n,64,6,6)
 	dPool1   []float32 // (n,64,10,10)
 	dConv1   []float32 // (n,64,20,20)
-	dcol2    []float32 // (n*36, 1600) scratch for conv2's transposed conv
 	dbPart   []float32 // (n,64) per-sample bias-gradient sums
 	dwT      []float32 // (1600,64) a weight gradient, transposed (conv2dWeightGradT): conv1's always, conv2's where it pays
 	fbBuf    [NumLayers][]float32
@@ -96,8 +95,11 @@ type Model struct {
 	col1, col2 im2colSource
 
 	// parallel kernels (parallel.go, fused.go)
-	par      parallel
-	col2imT  col2imTask
+	par     parallel
+	conv2In conv2InputTask
+	// dcolFree holds the dcol scratch buffers of conv2InputTask not in
+	// use, one per thread that has run it (made on first use).
+	dcolFree chan []float32
 	epiT     epilogueTask
 	poolBack poolBackTask
 
@@ -137,7 +139,7 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 	sizes := []int{
 		n * c1Out, n * c2Out, n * fc1Out, n * fc2Out, n * NumClasses, // activations
 		n * inputSize, n * 400 * 64, n * 400 * 64, n * p1Out, n * 36 * 64, n * p2Out, n * fc1Out, n * fc2Out, n * NumClasses, // forward
-		n * NumClasses, n * fc2Out, n * fc2Out, n * fc1Out, n * fc1Out, n * p2Out, n * c2Out, n * p1Out, n * c1Out, n * 36 * col2Row, n * 64, // backward
+		n * NumClasses, n * fc2Out, n * fc2Out, n * fc1Out, n * fc1Out, n * p2Out, n * c2Out, n * p1Out, n * c1Out, n * 64, // backward
 		col2Row * 64, // dwT (conv2's is the larger)
 	}
 	total := 0
@@ -153,12 +155,12 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 		buf = buf[k:]
 		return s
 	}
-	m := &Model{P: p, Grad: NewParams(), Rule: rule, maxBatch: n}
+	m := &Model{P: p, Grad: NewParams(), Rule: rule, maxBatch: n, dcolFree: make(chan []float32, 64)}
 	m.conv1Buf, m.conv2Buf, m.fc1Buf, m.fc2Buf, m.logitsBuf = take(n*c1Out), take(n*c2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
 	m.input, m.out1, m.nhwc, m.pool1 = take(n*inputSize), take(n*400*64), take(n*400*64), take(n*p1Out)
 	m.out2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*64), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
 	m.dLogits, m.dRelu4, m.dFC2Out, m.dRelu3, m.dFC1Out = take(n*NumClasses), take(n*fc2Out), take(n*fc2Out), take(n*fc1Out), take(n*fc1Out)
-	m.dPool2, m.dConv2, m.dPool1, m.dConv1, m.dcol2, m.dbPart = take(n*p2Out), take(n*c2Out), take(n*p1Out), take(n*c1Out), take(n*36*col2Row), take(n*64)
+	m.dPool2, m.dConv2, m.dPool1, m.dConv1, m.dbPart = take(n*p2Out), take(n*c2Out), take(n*p1Out), take(n*c1Out), take(n*64)
 	m.dwT = take(col2Row * 64)
 	for l := Conv2; l < NumLayers; l++ {
 		m.fbBuf[l] = take(numel(weightShapes[l]))
@@ -362,12 +364,58 @@ func (m *Model) conv2Feedback(n int) {
 }
 
 // conv2BackwardInput is conv2dBackwardInput for Conv2 with kernel fb,
-// reading the error from m.nhwc, with col2im parallel over samples.
+// reading the error from m.nhwc, parallel over samples (conv2InputTask):
+// each worker multiplies a chunk of col2Chunk samples' errors into its own
+// dcol scratch (gemm.SgemmSerial) and col2im reads the rows back while
+// they are still in cache, where the whole batch's dcol (29 MB at batch
+// 128) went to memory and back. Each row of dcol is the same dot products
+// whatever the chunk (K = 64 is one K block, and the GEMM's result never
+// depends on how M is cut), so the bits are those of one product over the
+// batch.
 func (m *Model) conv2BackwardInput(dinp, fb []float32, n int) {
-	gemm.Sgemm(false, false, n*36, col2Row, 64, 1, m.nhwc, 64, fb, col2Row, 0, m.dcol2, col2Row)
-	m.col2imT = col2imTask{dinp: dinp, dcol: m.dcol2, c: 64, h: 10, wd: 10, kh: 5, kwid: 5}
-	parallelFor(&m.par, n, 1, &m.col2imT)
-	m.col2imT = col2imTask{}
+	m.conv2In = conv2InputTask{m: m, dinp: dinp, fb: fb}
+	parallelFor(&m.par, n, col2Chunk, &m.conv2In)
+	m.conv2In = conv2InputTask{}
+}
+
+// col2Chunk is how many samples a worker of conv2BackwardInput carries
+// back at a time: their dcol rows (col2Chunk × 36 × 1,600 floats, 0.9 MB)
+// stay in cache between the GEMM that writes them and the col2im that
+// reads them. On AMD Zen 5, 2 to 8 ran within noise of each other and 1
+// was slower (bench/raw/2026-12-03-amd-avx512-go-col2chunk.txt).
+const col2Chunk = 4
+
+// conv2InputTask is conv2BackwardInput over a range of samples.
+type conv2InputTask struct {
+	m        *Model
+	dinp, fb []float32
+}
+
+func (t *conv2InputTask) run(lo, hi int) {
+	m := t.m
+	dcol := m.getDcol()
+	for s0 := lo; s0 < hi; s0 += col2Chunk {
+		k := min(col2Chunk, hi-s0)
+		gemm.SgemmSerial(false, false, k*36, col2Row, 64, 1, m.nhwc[s0*36*64:], 64, t.fb, col2Row, 0, dcol, col2Row)
+		col2imSamples(t.dinp[s0*p1Out:], dcol, 0, k, 64, 10, 10, 5, 5)
+	}
+	select {
+	case m.dcolFree <- dcol:
+	default: // more threads than the channel holds: let it go
+	}
+}
+
+// getDcol returns a dcol scratch of col2Chunk samples' rows: a free one,
+// or a new one when every one made so far is in use (at most one per
+// thread that runs conv2InputTask pieces at once, so a steady state
+// allocates nothing up to 64 threads).
+func (m *Model) getDcol() []float32 {
+	select {
+	case d := <-m.dcolFree:
+		return d
+	default:
+		return make([]float32, col2Chunk*36*col2Row)
+	}
 }
 
 func (m *Model) metricsBuf() []float32 {
