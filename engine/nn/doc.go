@@ -104,6 +104,15 @@
 //     holds 44 MB less at batch 128.
 //     Forward keeps its own copy of the input (0.9 MB), since conv1's
 //     weight gradient reads it again.
+//   - Conv1's forward runs four samples at a time per worker
+//     (conv1ForwardTask): their im2col rows are filled into the worker's
+//     scratch, multiplied (gemm.SgemmSerial) into the scratch, and the
+//     epilogue pools them from cache. A product over the whole batch
+//     wrote the 13 MB output to memory for the epilogue to read back. A
+//     training step never writes conv1's pre-activation; PreActivation
+//     recomputes that product over the batch from Forward's input and a
+//     copy of its conv1 weights (the same bits: M cuts never change a
+//     GEMM's result).
 //   - conv2's col2im (six-wide output rows) holds the ten floats of
 //     an image row in registers while the six positions add into it, in
 //     the general loop's order (col2im5x6). With AVX-512 it is one vector

@@ -148,12 +148,18 @@ func col2im5x6(img, dcol []float32, c, h, wd, oh int) {
 // when PreActivation asks for it. Each value is the same nhwc+b[o] the
 // layout computes, so the two agree bit for bit.
 func biasReluPool(pool []float32, arg []int32, nhwc, b []float32, s0, s1, oc, oh, ow int) {
+	biasReluPoolFrom(pool, arg, nhwc, 0, b, s0, s1, oc, oh, ow)
+}
+
+// biasReluPoolFrom is biasReluPool reading the GEMM's output of samples
+// [s0, s1) from nhwc, whose first row is sample first's (a worker's chunk).
+func biasReluPoolFrom(pool []float32, arg []int32, nhwc []float32, first int, b []float32, s0, s1, oc, oh, ow int) {
 	p := oh * ow
 	ph, pw := oh/2, ow/2
 	q := ph * pw
 	b = b[:oc]
 	for s := s0; s < s1; s++ {
-		src := nhwc[s*p*oc : (s+1)*p*oc]
+		src := nhwc[(s-first)*p*oc : (s-first+1)*p*oc]
 		pl := pool[s*oc*q : (s+1)*oc*q]
 		al := arg[s*oc*q : (s+1)*oc*q]
 		if usePassAsm && hasAVX2 && oc%8 == 0 && q > 0 && poolWindowsAVX2(pl, al, src, b, s, oc, ow, p, q, pw) {

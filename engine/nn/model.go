@@ -88,6 +88,10 @@ type Model struct {
 	// P before PreActivation is called).
 	convOutReady [2]bool
 	convBias     [2][64]float32
+	// conv1W is conv1's weight as Forward used it: the training step never
+	// writes conv1's pre-activation (out1), and PreActivation recomputes
+	// it from m.input with these weights.
+	conv1W [64 * col1Row]float32
 
 	// The convolutions' im2col matrices, as implicit GEMM operands
 	// (implicit.go): conv1's over the input, conv2's over pool1. They are
@@ -95,13 +99,15 @@ type Model struct {
 	col1, col2 im2colSource
 
 	// parallel kernels (parallel.go, fused.go)
-	par     parallel
-	conv2In conv2InputTask
-	// dcolFree holds the dcol scratch buffers of conv2InputTask not in
-	// use, one per thread that has run it (made on first use).
-	dcolFree chan []float32
-	epiT     epilogueTask
-	poolBack poolBackTask
+	par      parallel
+	conv1Fwd conv1ForwardTask
+	conv2In  conv2InputTask
+	// scratchFree holds the per-worker scratch buffers of conv1ForwardTask
+	// and conv2InputTask not in use, one per thread that has run them
+	// (made on first use).
+	scratchFree chan []float32
+	epiT        epilogueTask
+	poolBack    poolBackTask
 
 	// metrics buffers, allocated on first use
 	mTrue  []float32 // (n,6400): Wᵀδ for the local angle
@@ -155,7 +161,7 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 		buf = buf[k:]
 		return s
 	}
-	m := &Model{P: p, Grad: NewParams(), Rule: rule, maxBatch: n, dcolFree: make(chan []float32, 64)}
+	m := &Model{P: p, Grad: NewParams(), Rule: rule, maxBatch: n, scratchFree: make(chan []float32, 64)}
 	m.conv1Buf, m.conv2Buf, m.fc1Buf, m.fc2Buf, m.logitsBuf = take(n*c1Out), take(n*c2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
 	m.input, m.out1, m.nhwc, m.pool1 = take(n*inputSize), take(n*400*64), take(n*400*64), take(n*p1Out)
 	m.out2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*64), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
@@ -189,7 +195,10 @@ func (m *Model) Forward(x []float32, n int) {
 	copy(m.input, x[:n*inputSize]) // the caller may change x before Backward
 	m.col1 = im2colSource{inp: m.input[:n*inputSize], n: n, c: 3, h: 24, wd: 24, kh: 5, kw: 5}
 	m.col2 = im2colSource{inp: m.pool1[:n*p1Out], n: n, c: 64, h: 10, wd: 10, kh: 5, kw: 5}
-	m.convForward(m.out1, m.pool1, m.arg1, &m.col1, p.w[Conv1], p.b[Conv1], n)
+	copy(m.conv1W[:], p.w[Conv1]) // PreActivation recomputes conv1's product with it
+	m.conv1Fwd = conv1ForwardTask{m: m, b: p.b[Conv1]}
+	parallelFor(&m.par, n, conv1Chunk, &m.conv1Fwd)
+	m.conv1Fwd = conv1ForwardTask{}
 	m.convForward(m.out2, m.pool2, m.arg2, &m.col2, p.w[Conv2], p.b[Conv2], n)
 	linearForwardRelu(m.FC1Out, m.relu3, m.pool2, p.w[FC1], p.b[FC1], n, p2Out, fc1Out)
 	linearForwardRelu(m.FC2Out, m.relu4, m.relu3, p.w[FC2], p.b[FC2], n, fc1Out, fc2Out)
@@ -393,30 +402,73 @@ type conv2InputTask struct {
 
 func (t *conv2InputTask) run(lo, hi int) {
 	m := t.m
-	dcol := m.getDcol()
+	dcol := m.getScratch()
 	for s0 := lo; s0 < hi; s0 += col2Chunk {
 		k := min(col2Chunk, hi-s0)
 		gemm.SgemmSerial(false, false, k*36, col2Row, 64, 1, m.nhwc[s0*36*64:], 64, t.fb, col2Row, 0, dcol, col2Row)
 		col2imSamples(t.dinp[s0*p1Out:], dcol, 0, k, 64, 10, 10, 5, 5)
 	}
+	m.putScratch(dcol)
+}
+
+// scratchSize is the floats of one worker's scratch: conv2InputTask's dcol
+// rows, or conv1ForwardTask's im2col rows and GEMM output.
+const scratchSize = max(col2Chunk*36*col2Row, conv1Chunk*400*(col1Row+64))
+
+// getScratch returns a worker's scratch: a free one, or a new one when
+// every one made so far is in use (at most one per thread that runs the
+// tasks' pieces at once, so a steady state allocates nothing up to 64
+// threads).
+func (m *Model) getScratch() []float32 {
 	select {
-	case m.dcolFree <- dcol:
+	case d := <-m.scratchFree:
+		return d
+	default:
+		return make([]float32, scratchSize)
+	}
+}
+
+// putScratch returns a scratch that getScratch handed out.
+func (m *Model) putScratch(d []float32) {
+	select {
+	case m.scratchFree <- d:
 	default: // more threads than the channel holds: let it go
 	}
 }
 
-// getDcol returns a dcol scratch of col2Chunk samples' rows: a free one,
-// or a new one when every one made so far is in use (at most one per
-// thread that runs conv2InputTask pieces at once, so a steady state
-// allocates nothing up to 64 threads).
-func (m *Model) getDcol() []float32 {
-	select {
-	case d := <-m.dcolFree:
-		return d
-	default:
-		return make([]float32, col2Chunk*36*col2Row)
-	}
+// conv1ForwardTask is conv1's forward (convolution, bias, ReLU, 2×2
+// max-pool into pool1 and arg1) over a range of samples, conv1Chunk
+// samples at a time on each worker: their im2col rows are filled into the
+// worker's scratch (im2colSource.Fill), multiplied by the weight into the
+// scratch (gemm.SgemmSerial), and the epilogue (biasReluPool) reads the
+// product back from cache, where a product over the whole batch wrote
+// conv1's 13 MB output to memory for the epilogue to read back. Each
+// output element is the same dot product whatever the chunk (K = 75 is
+// one K block, and M cuts never change a GEMM's result), so pool1 and
+// arg1 have the bits of one product over the batch.
+type conv1ForwardTask struct {
+	m *Model
+	b []float32
 }
+
+func (t *conv1ForwardTask) run(lo, hi int) {
+	const oc, p = 64, 400
+	m := t.m
+	buf := m.getScratch()
+	col, out := buf[:conv1Chunk*p*col1Row], buf[conv1Chunk*p*col1Row:][:conv1Chunk*p*oc]
+	for s0 := lo; s0 < hi; s0 += conv1Chunk {
+		k := min(conv1Chunk, hi-s0)
+		m.col1.Fill(col, col1Row, s0*p, k*p, 0, col1Row)
+		gemm.SgemmSerial(false, true, k*p, oc, col1Row, 1, col, col1Row, m.conv1W[:], col1Row, 0, out, oc)
+		biasReluPoolFrom(m.pool1, m.arg1, out, s0, t.b, s0, s0+k, oc, 20, 20)
+	}
+	m.putScratch(buf)
+}
+
+// conv1Chunk is how many samples a worker of conv1ForwardTask computes at
+// a time: their im2col rows and output (conv1Chunk × 400 × (75 + 64)
+// floats, 0.9 MB) stay in cache.
+const conv1Chunk = 4
 
 func (m *Model) metricsBuf() []float32 {
 	if m.mTrue == nil {
@@ -434,6 +486,11 @@ func (m *Model) metricsBuf() []float32 {
 func (m *Model) PreActivation(l int) []float32 {
 	switch l {
 	case Conv1:
+		if m.N > 0 && !m.convOutReady[0] {
+			// The product Forward computed chunk by chunk, again over the
+			// batch (the same bits): Forward kept its input and weights.
+			gemm.SgemmSourceA(false, true, m.N*400, 64, col1Row, 1, &m.col1, m.conv1W[:], col1Row, 0, m.out1, 64)
+		}
 		return m.convOut(0, m.conv1Buf, m.out1, 400)
 	case Conv2:
 		return m.convOut(1, m.conv2Buf, m.out2, 36)
