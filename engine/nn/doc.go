@@ -94,7 +94,9 @@
 //     as on the materialised matrix (tested at the network's shapes with
 //     every kernel, at 1 and 2 threads). Each block fill copies a 5×5
 //     kernel row with one 16-byte and one 4-byte move, in assembly on
-//     amd64, for all positions of an output row at once (im2col5Block;
+//     amd64, for all positions of an output row at once, whole channels
+//     five kernel rows a loop turn (im2col5Block, 1.1–1.5× faster than
+//     one a turn;
 //     portable: five moves in registers, since a [5]float32 assignment
 //     compiles to a memmove call). The matrix is filled twice per step
 //     (forward, weight gradient) where it used to be written once and

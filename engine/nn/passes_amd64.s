@@ -9,8 +9,10 @@
 // advanced u kernel rows from kernel row ky: one image row (wd floats) per
 // segment, and from kernel row 4 of a channel to row 0 of the next (plane
 // - 4*wd floats). One 16-byte and one 4-byte move a segment, so nothing
-// is read or written outside the segments (SSE, present on every amd64).
-// nrows and nseg must be at least 1; the caller checks the bounds.
+// is read or written outside the segments (SSE, present on every amd64);
+// from a channel's kernel row 0 on, whole channels are copied five
+// segments at a time, which halves the loop's instructions. nrows and
+// nseg must be at least 1; the caller checks the bounds.
 TEXT ·im2col5Block(SB), NOSPLIT, $0-64
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -25,32 +27,69 @@ TEXT ·im2col5Block(SB), NOSPLIT, $0-64
 	IMULQ $4, R12
 	MOVQ R10, R13
 	SUBQ R12, R13 // R13: bytes from kernel row 4 of a channel to row 0 of the next
+	MOVQ R11, R12
+	IMULQ $3, R12 // R12: three image rows, bytes
 
 rowloop:
 	MOVQ SI, BX
 	MOVQ DI, AX
 	MOVQ nseg+32(FP), CX
 	MOVQ ky+40(FP), DX
+	TESTQ DX, DX
+	JZ    chancheck
 
 segloop:
+	// One segment, then on to the next kernel row.
 	MOVUPS (BX), X0
 	MOVSS  16(BX), X1
 	MOVUPS X0, (AX)
 	MOVSS  X1, 16(AX)
 	ADDQ   $20, AX
+	DECQ   CX
+	JZ     rowdone
 	INCQ   DX
 	CMPQ   DX, $5
 	JEQ    nextchan
 	ADDQ   R11, BX
-	DECQ   CX
-	JNZ    segloop
-	JMP    rowdone
+	JMP    segloop
 
 nextchan:
 	XORQ DX, DX
 	ADDQ R13, BX
-	DECQ CX
-	JNZ  segloop
+
+chancheck:
+	// At a channel's kernel row 0: whole channels, five segments at once.
+	CMPQ CX, $5
+	JLT  segloop
+
+chanloop:
+	MOVUPS (BX), X0
+	MOVSS  16(BX), X1
+	MOVUPS (BX)(R11*1), X2
+	MOVSS  16(BX)(R11*1), X3
+	MOVUPS (BX)(R11*2), X4
+	MOVSS  16(BX)(R11*2), X5
+	MOVUPS (BX)(R12*1), X6
+	MOVSS  16(BX)(R12*1), X7
+	MOVUPS (BX)(R11*4), X8
+	MOVSS  16(BX)(R11*4), X9
+	MOVUPS X0, (AX)
+	MOVSS  X1, 16(AX)
+	MOVUPS X2, 20(AX)
+	MOVSS  X3, 36(AX)
+	MOVUPS X4, 40(AX)
+	MOVSS  X5, 56(AX)
+	MOVUPS X6, 60(AX)
+	MOVSS  X7, 76(AX)
+	MOVUPS X8, 80(AX)
+	MOVSS  X9, 96(AX)
+	ADDQ   $100, AX
+	ADDQ   R10, BX
+	SUBQ   $5, CX
+	JZ     rowdone
+	CMPQ   CX, $5
+	JGE    chanloop
+	JMP    segloop
 
 rowdone:
 	ADDQ $4, SI
@@ -301,3 +340,4 @@ cloop:
 	JNZ  yloop
 	VZEROUPPER
 	RET
+
