@@ -357,9 +357,18 @@ func (cl *call) aIndex(i, p int) int {
 func (cl *call) packB(dst []float32, pc, kc, jc, nc int, kern *kernel) {
 	b, ldb, nr := cl.b, cl.ldb, kern.nr
 	if !cl.transB {
+		// Full panels are all read in place or all packed (directB
+		// depends on the operands alone); q0 is the first packed one.
+		q0 := 0
+		if cl.directB(nr, nr) {
+			q0 = nc / nr // at most the last, partial panel
+			if q0*nr == nc {
+				return
+			}
+		}
 		for p := range kc {
 			src := b[(pc+p)*ldb+jc:][:nc]
-			for q := 0; q*nr < nc; q++ {
+			for q := q0; q*nr < nc; q++ {
 				w := min(nr, nc-q*nr)
 				pw := kern.forWidth(w).nr
 				if cl.directB(w, pw) {
