@@ -58,6 +58,17 @@
 // partial block of C is computed in a padded scratch tile by the same
 // kernel and copied back.
 //
+// Implicit operands. SgemmSourceA and SgemmSourceB take op(A) or op(B) as
+// a Source, a matrix that fills any block of itself on request (engine/nn's
+// im2col matrices, which are never materialised). A Source A is filled
+// one row block at a time (at most 96 rows × 256 of K) into the job's
+// buffer, zero-padded to whole row panels, and the kernel reads it there
+// with the block's strides; a Source B is filled straight into the packed
+// panels. The kernel, the K blocks and every sum are those of Sgemm on the
+// materialised matrix, so the bits are too (tested for every kernel,
+// transpose and edge). The job grid counts a Source as large whatever its
+// size, since every job that reads it fills it again.
+//
 // Loops (per job, see Threading): for each K block pc (kcBlock = 256), for
 // each B block jc (ncBlock = 512 columns, packed once), for each row block
 // ic (mcBlock = 96 rows), for each B panel jr, for each row panel ir: one
@@ -100,7 +111,8 @@
 // a 15–29 MB copy, where cutting N avoids the redundant reads outright.)
 //
 // Steady-state calls allocate nothing: call records and packing buffers
-// (kcBlock·ncBlock + kcBlock·12 + 12·32 floats ≈ 0.5 MiB per worker) are
+// (kcBlock·ncBlock + kcBlock·12 + 12·32 floats ≈ 0.5 MiB per worker, and
+// 0.1 MiB more once it has filled a Source operand's blocks) are
 // recycled through small channels (not sync.Pool, which misses whenever
 // a helper returns an object on another P than the caller took it from).
 //
