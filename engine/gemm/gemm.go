@@ -156,11 +156,11 @@ type params struct {
 //	cost = (jn-1)·m·k [A large] + (jm-1)·n·k [B large]
 //
 // (a Source operand counts as large whatever its size: each job that
-// reads it fills it again) and, among the grids of threads to 4·threads jobs (fewer when the matrix
-// has fewer blocks), takes the one with the most jobs (they balance uneven
-// progress) whose cost exceeds the cheapest by at most 10% of one read of
-// both operands, m·k + n·k; then the one whose largest job is smallest,
-// then the cheapest, then M first. For a weight gradient (m = 64,
+// reads it fills it again) and, among the grids of threads to 4·threads
+// jobs (fewer when the matrix has fewer blocks), takes the one with the
+// most jobs (they balance uneven progress) whose cost exceeds the
+// cheapest by at most 10% of one read of both operands, m·k + n·k; then
+// the one whose largest job is smallest, then the cheapest, then M first. For a weight gradient (m = 64,
 // n = 1,600, k = 4,608) this cuts only N, so each job streams a disjoint
 // slice of the 29 MB im2col matrix once, where cutting M first streamed all
 // of it once per job (and for conv1, ldb = 75, packed all of it once per

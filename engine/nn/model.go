@@ -54,7 +54,7 @@ type Model struct {
 	conv1Buf, conv2Buf, fc1Buf, fc2Buf, logitsBuf []float32
 
 	input  []float32 // (n,3,24,24) Forward's input, read again by conv1's weight gradient
-	out1   []float32 // (n*400, 64) conv1's GEMM output (pre-activation without bias), position-major
+	out1   []float32 // (n*400, 64) conv1's GEMM output (pre-activation without bias), position-major; written only by PreActivation
 	nhwc   []float32 // (n*400, 64) scratch: conv errors, position-major
 	pool1  []float32 // (n,64,10,10) relu(maxpool(conv1 pre-activation))
 	arg1   []int32   // (n,64,10,10) argmax into the conv1 pre-activation (n,64,20,20)
@@ -206,8 +206,8 @@ func (m *Model) Forward(x []float32, n int) {
 }
 
 // convForward runs a 5×5 valid convolution with 64 output channels
-// followed by ReLU and 2×2 max-pool, on the input whose im2col matrix is
-// col: one GEMM into nhwc (position-major, without the bias) that fills
+// followed by ReLU and 2×2 max-pool (conv2's; conv1's runs per worker,
+// conv1ForwardTask), on the input whose im2col matrix is col: one GEMM into nhwc (position-major, without the bias) that fills
 // its blocks of col from the input as it goes (an implicit GEMM), then
 // the fused epilogue (biasReluPool) writing the pooled activations and
 // their argmax. Equal to conv2dForward, reluForward, maxpoolForward;
