@@ -141,9 +141,11 @@
 //     panels, 1.3× slower (BenchmarkConvProducts, Zen 5).
 //     Conv2's is computed transposed too wherever that measured faster:
 //     on every CPU but an Intel one running the AVX-512 kernel
-//     (transposedWeightGradPays; 1.5–1.6× faster as a GEMM on AMD Zen 5,
-//     slower on the Intel Xeon). The choice changes no bit, so a study
-//     moved between machines gets the same numbers.
+//     (transposedWeightGradPays; 1.25× faster as a GEMM on AMD Zen 5
+//     with the implicit col, 1.5–1.6× with the materialised one; slower
+//     on the Intel Xeon with the materialised one, not yet measured there
+//     with the implicit). The choice changes no bit, so a study moved
+//     between machines gets the same numbers.
 //
 // Between the GEMMs (which parallelise inside engine/gemm) these kernels
 // run over samples on a small worker pool of our own (parallel.go),

@@ -248,15 +248,17 @@ func (m *Model) convBackward(dw, db, dpre, dpool []float32, arg []int32, pooled 
 
 // transposedWeightGradPays reports whether conv2's weight gradient (ckk =
 // 1,600, a multiple of 16) is faster computed transposed on this machine
-// (conv2dWeightGradT: colᵀ·δ reads col in place as A, where δᵀ·col packs
-// it as B). Both give the same bits (dw starts at zero), so the choice is
-// speed alone. Measured one thread, batch 128 (bench/RESULTS.md):
-// transposed runs at 148–187 GFLOP/s against 92–106 on AMD Zen 5 with the
-// AVX-512 kernel, 97–100 against 63–64 there with the AVX2 kernel, and
-// 54 against 43 on an Intel Xeon with the AVX2 kernel; only an Intel Xeon
-// with the AVX-512 kernel is slower transposed (50 against 61 in one
-// sitting; untransposed has since gained to 72–74 from packing B row by
-// row, which the transposed form does not use).
+// (colᵀ·δ, the implicit col as a transposed A, where δᵀ·col fills it as B
+// panels). Both give the same bits (dw starts at zero), so the choice is
+// speed alone. Measured one thread, batch 128: with the implicit operands
+// on AMD Zen 5 (BenchmarkConvProducts), transposed 170–178 GFLOP/s
+// against 134–143; before them (col materialised, bench/RESULTS.md)
+// 148–187 against 92–106 there, 54 against 43 on an Intel Xeon with the
+// AVX2 kernel, and only an Intel Xeon with the AVX-512 kernel slower
+// transposed (50 against 72–74, untransposed packing B row by row from
+// memory). That last case has not been measured with the implicit
+// operands, which read neither form from memory; it keeps the old choice
+// until it is.
 func transposedWeightGradPays() bool {
 	return gemm.Kernel() != "avx512" || gemm.Vendor() != "Intel"
 }
