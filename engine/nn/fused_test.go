@@ -371,17 +371,18 @@ func checkWeightGradTransposed(t *testing.T, rows, ckk int) {
 	dnhwc, col := randn(r, rows*oc), randn(r, rows*ckk)
 	init := randn(r, oc*ckk)
 	direct := make([]float32, oc*ckk)
-	conv2dWeightGrad(direct, dnhwc, col, rows, oc, ckk)
+	src := &denseSource{x: col, rows: rows, cols: ckk}
+	conv2dWeightGrad(direct, dnhwc, src, rows, oc, ckk)
 	tr := make([]float32, oc*ckk)
 	scratch := make([]float32, ckk*oc)
-	conv2dWeightGradT(tr, scratch, dnhwc, col, rows, oc, ckk)
+	conv2dWeightGradT(tr, scratch, dnhwc, src, rows, oc, ckk)
 	for i := range direct {
 		if math.Float32bits(tr[i]) != math.Float32bits(direct[i]) {
 			t.Fatalf("zero dw: transposed dw[%d] = %v, direct %v", i, tr[i], direct[i])
 		}
 	}
 	acc := append([]float32(nil), init...)
-	conv2dWeightGradT(acc, scratch, dnhwc, col, rows, oc, ckk)
+	conv2dWeightGradT(acc, scratch, dnhwc, src, rows, oc, ckk)
 	want := make([]float64, oc*ckk)
 	for o := 0; o < oc; o++ {
 		for j := 0; j < ckk; j++ {

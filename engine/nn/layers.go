@@ -59,14 +59,17 @@ func conv2dBackward(dw, db, dnhwc, dout, col []float32, n, c, h, wd, oc, kh, kw 
 			db[o] += sum
 		}
 	}
-	conv2dWeightGrad(dw, dnhwc, col, n*p, oc, ckk)
+	conv2dWeightGrad(dw, dnhwc, &denseSource{x: col, rows: n * p, cols: ckk}, n*p, oc, ckk)
 }
 
 // conv2dWeightGrad accumulates dw (oc, ckk) += dnhwcᵀ · col over rows
 // positions: the weight-gradient GEMM of conv2dBackward, for callers that
-// have already laid the error out position-major (poolReluBackward).
-func conv2dWeightGrad(dw, dnhwc, col []float32, rows, oc, ckk int) {
-	gemm.Sgemm(true, false, oc, ckk, rows, 1, dnhwc, oc, col, ckk, 1, dw, ckk)
+// have already laid the error out position-major (poolReluBackward). col
+// is the im2col matrix (rows, ckk) as a gemm.Source: a slice
+// (denseSource) or the Model's implicit one (im2colSource), filled into
+// the packed B panels.
+func conv2dWeightGrad(dw, dnhwc []float32, col gemm.Source, rows, oc, ckk int) {
+	gemm.SgemmSourceB(true, false, oc, ckk, rows, 1, dnhwc, oc, col, 1, dw, ckk)
 }
 
 // conv2dWeightGradT is conv2dWeightGrad computed as its transpose,
@@ -76,15 +79,34 @@ func conv2dWeightGrad(dw, dnhwc, col []float32, rows, oc, ckk int) {
 // zero, as in Model.Backward, the result is bit-identical to
 // conv2dWeightGrad's; otherwise it differs only in the rounding of that
 // last addition. It pays when ckk is not a multiple of 16 (conv1's 75):
-// the GEMM then reads col as its A operand, straight from memory, instead
-// of repacking all of col as a B operand with an unaligned stride, and
-// with oc = 64 columns it splits into two equal jobs on two threads that
-// each stream col once. For conv2 (ckk = 1,600) it pays on most cores too;
-// see transposedWeightGradPays.
-func conv2dWeightGradT(dw, t, dnhwc, col []float32, rows, oc, ckk int) {
+// col is then filled as blocks of a transposed A, and δ (ldb = oc = 64)
+// is read in place, where col as B panels of an odd width ran 1.3×
+// slower; with oc = 64 columns it splits into two equal jobs on two
+// threads. For conv2 (ckk = 1,600) it pays on most cores too; see
+// transposedWeightGradPays.
+func conv2dWeightGradT(dw, t, dnhwc []float32, col gemm.Source, rows, oc, ckk int) {
 	t = t[:ckk*oc]
-	gemm.Sgemm(true, false, ckk, oc, rows, 1, col, ckk, dnhwc, oc, 0, t, oc)
+	gemm.SgemmSourceA(true, false, ckk, oc, rows, 1, col, dnhwc, oc, 0, t, oc)
 	addTransposed(dw, t, oc, ckk)
+}
+
+// denseSource is a row-major matrix held in a slice (rows × cols, no
+// padding) as a gemm.Source, for the definitions above that take col as
+// one.
+type denseSource struct {
+	x          []float32
+	rows, cols int
+}
+
+// Dims returns the matrix's shape.
+func (d *denseSource) Dims() (int, int) { return d.rows, d.cols }
+
+// Fill copies the block [r0:r0+rows, c0:c0+cols] into dst, row i at
+// dst[i*ld:].
+func (d *denseSource) Fill(dst []float32, ld, r0, rows, c0, cols int) {
+	for i := range rows {
+		copy(dst[i*ld:i*ld+cols], d.x[(r0+i)*d.cols+c0:])
+	}
 }
 
 // addTransposed adds tᵀ (t is ckk×oc) to dw (oc×ckk).

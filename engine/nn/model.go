@@ -236,13 +236,10 @@ func (m *Model) convBackward(dw, db, dpre, dpool []float32, arg []int32, pooled 
 	parallelFor(&m.par, n, 1, &m.poolBack)
 	m.poolBack = poolBackTask{}
 	addBiasGrad(db, m.dbPart, n, oc)
-	if ckk%16 != 0 || transposedWeightGradPays() { // always conv1 (ckk = 75)
-		// t (ckk, oc) = colᵀ·δ, then dw += tᵀ: conv2dWeightGradT's bits.
-		t := m.dwT[:ckk*oc]
-		gemm.SgemmSourceA(true, false, ckk, oc, rows, 1, col, m.nhwc, oc, 0, t, oc)
-		addTransposed(dw, t, oc, ckk)
+	if ckk%16 != 0 || transposedWeightGradPays() {
+		conv2dWeightGradT(dw, m.dwT, m.nhwc, col, rows, oc, ckk) // always conv1 (ckk = 75)
 	} else {
-		gemm.SgemmSourceB(true, false, oc, ckk, rows, 1, m.nhwc, oc, col, 1, dw, ckk) // conv2dWeightGrad
+		conv2dWeightGrad(dw, m.nhwc, col, rows, oc, ckk)
 	}
 }
 
