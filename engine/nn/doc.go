@@ -152,7 +152,10 @@
 // GOMAXPROCS pieces; every output element is computed by one piece with
 // the same arithmetic, and reductions are split over the output channel,
 // so results do not depend on GOMAXPROCS (tested at 1, 2, 5). fa_random's
-// dense conv2 feedback is one (n,2304)·(2304,6400) GEMM. Benchmarks:
+// dense conv2 feedback is one (n,2304)·(2304,6400) GEMM, computed
+// transposed (B0 read in place as a transposed A, then the result
+// transposed back; the same bits) where that is faster
+// (transposedDensePays: 1.2–1.4× on AMD Zen 5). Benchmarks:
 // BenchmarkTrainStep (images/s and cpu-ms/op per rule; -cpu 1,2),
 // BenchmarkKernels (each fused kernel at batch 128), BenchmarkConvProducts
 // (the convolutions' GEMMs, implicit and materialised), BenchmarkEpoch (one

@@ -465,3 +465,35 @@ func TestIm2colCol2imFastPathsEqualDefinitions(t *testing.T) {
 		}
 	}
 }
+
+// TestDenseConv2InputTransposedEqualsPlain checks denseConv2InputT, the
+// form fa_random's dense conv2 operator takes where it is faster
+// (transposedDensePays, which differs between machines), against
+// linearBackwardInput bit for bit, with every kernel this CPU runs and at
+// one and two threads; K = 2,304 is nine of the GEMM's K blocks, so the
+// blocks must be summed in the same order.
+func TestDenseConv2InputTransposedEqualsPlain(t *testing.T) {
+	const n = 5
+	r := rng.New(35, "denseT")
+	fb, dout := randn(r, c2Out*p1Out), randn(r, n*c2Out)
+	for i := 0; i < len(dout); i += 9 {
+		dout[i] = 0
+	}
+	for _, kern := range gemm.Kernels() {
+		for _, procs := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/GOMAXPROCS=%d", kern, procs), func(t *testing.T) {
+				defer gemm.SetKernel(kern)()
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				want := make([]float32, n*p1Out)
+				linearBackwardInput(want, dout, fb, n, p1Out, c2Out)
+				got := make([]float32, n*p1Out)
+				denseConv2InputT(got, make([]float32, p1Out*n), dout, fb, n)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("dinp[%d] = %v, plain product %v", i, got[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}

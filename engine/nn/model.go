@@ -109,8 +109,9 @@ type Model struct {
 	epiT        epilogueTask
 	poolBack    poolBackTask
 
-	// metrics buffers, allocated on first use
+	// buffers allocated on first use
 	mTrue  []float32 // (n,6400): Wᵀδ for the local angle
+	denseT []float32 // (6400,n): a dense conv2 operator's product, transposed (denseConv2InputT); on first use
 	bpGrad *Params   // bp gradients for UpdateAngles
 }
 
@@ -354,7 +355,7 @@ func (m *Model) conv2Feedback(n int) {
 	if op.Direct {
 		linearBackwardInput(m.dPool1, m.dLogits, op.B, n, p1Out, NumClasses)
 	} else if op.Dense {
-		linearBackwardInput(m.dPool1, m.dConv2, op.B, n, p1Out, c2Out)
+		m.denseConv2Input(m.dPool1, op.B, n)
 	} else {
 		m.conv2BackwardInput(m.dPool1, op.B, n)
 	}
@@ -468,6 +469,45 @@ func (t *conv1ForwardTask) run(lo, hi int) {
 // a time: their im2col rows and output (conv1Chunk × 400 × (75 + 64)
 // floats, 0.9 MB) stay in cache.
 const conv1Chunk = 4
+
+// denseConv2Input is linearBackwardInput(dinp, m.dConv2, fb, n, p1Out,
+// c2Out) for a dense conv2 operator (fa_random's B0, 2,304 × 6,400),
+// computed transposed where that is faster (denseConv2InputT).
+func (m *Model) denseConv2Input(dinp, fb []float32, n int) {
+	if !transposedDensePays() {
+		linearBackwardInput(dinp, m.dConv2, fb, n, p1Out, c2Out)
+		return
+	}
+	if m.denseT == nil {
+		m.denseT = make([]float32, p1Out*m.maxBatch)
+	}
+	denseConv2InputT(dinp, m.denseT, m.dConv2, fb, n)
+}
+
+// denseConv2InputT is linearBackwardInput(dinp, dout, fb, n, p1Out,
+// c2Out) computed as its transpose: t (p1Out, n) = fbᵀ·doutᵀ, which reads
+// the 59 MB fb in place as a transposed A where the plain product packs
+// it as B, then dinp = tᵀ; t is scratch of p1Out*n floats. Each element
+// is the same sum of the same products in the same order (a fused
+// multiply-add's product commutes, and the K blocks are the same), and
+// dinp is overwritten, so the bits are linearBackwardInput's.
+func denseConv2InputT(dinp, t, dout, fb []float32, n int) {
+	t = t[:p1Out*n]
+	gemm.Sgemm(true, true, p1Out, n, c2Out, 1, fb, p1Out, dout, c2Out, 0, t, n)
+	nhwcToNCHW(dinp, t, 1, n, p1Out) // (p1Out, n) → (n, p1Out)
+}
+
+// transposedDensePays reports whether denseConv2InputT is faster here
+// than the plain product. On AMD Zen 5 with the AVX-512 kernel it runs at
+// 145–170 GFLOP/s against 120–123 (one thread; bench/raw/
+// 2026-12-03-amd-avx512-go-farandom-dxT.txt). On an Intel Xeon with the
+// AVX-512 kernel a large matrix read in place as a transposed A was the
+// slower form (conv2's weight gradient on the materialised im2col matrix,
+// see transposedWeightGradPays), so there the plain product stays until
+// this one is measured. Either way the bits are the same.
+func transposedDensePays() bool {
+	return gemm.Kernel() != "avx512" || gemm.Vendor() != "Intel"
+}
 
 func (m *Model) metricsBuf() []float32 {
 	if m.mTrue == nil {
