@@ -81,11 +81,8 @@ func checkSource(name string, src Source, trans bool, r, c int) {
 // transposed, it is the stored block A[pc:pc+kc, ic:ic+mc] row-major with
 // rows padded to a multiple of mr.
 func (cl *call) fillA(buf *buffers, ic, mc, pc, kc, mr int) (av []float32, ri, ci int) {
-	if buf.av == nil {
-		buf.av = make([]float32, (mcBlock+maxMR)*kcBlock)
-	}
 	mp := ceilDiv(mc, mr) * mr
-	av = buf.av[:mp*kc]
+	av = buf.sourceBlock()[:mp*kc]
 	if !cl.transA {
 		cl.asrc.Fill(av, kc, ic, mc, pc, kc)
 		clear(av[mc*kc:])
@@ -118,10 +115,7 @@ func (cl *call) packSourceB(buf *buffers, pc, kc, jc, nc int, kern *kernel) {
 			cl.bsrc.Fill(panel, pw, pc, kc, j, w)
 			continue
 		}
-		if buf.av == nil {
-			buf.av = make([]float32, (mcBlock+maxMR)*kcBlock)
-		}
-		t := buf.av[:w*kc]
+		t := buf.sourceBlock()[:w*kc]
 		cl.bsrc.Fill(t, kc, j, w, pc, kc)
 		for jj := range w {
 			for p, v := range t[jj*kc : (jj+1)*kc] {
@@ -129,4 +123,13 @@ func (cl *call) packSourceB(buf *buffers, pc, kc, jc, nc int, kern *kernel) {
 			}
 		}
 	}
+}
+
+// sourceBlock returns the buffer a Source operand's blocks are filled
+// into, (mcBlock+maxMR) × kcBlock floats, made on first use.
+func (b *buffers) sourceBlock() []float32 {
+	if b.av == nil {
+		b.av = make([]float32, (mcBlock+maxMR)*kcBlock)
+	}
+	return b.av
 }
