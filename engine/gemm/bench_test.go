@@ -43,6 +43,7 @@ var benchShapes = []benchShape{
 	{"fc3_dX_NN", false, false, 128, 192, 10},
 	{"fc3_dW_TN", true, false, 10, 192, 128},
 	{"farandom_dX_NN", false, false, 128, 6400, 2304},
+	{"farandom_dXT_TT", true, true, 6400, 128, 2304}, // the same product transposed, as engine/nn computes it off Intel AVX-512
 }
 
 func (s benchShape) String() string {

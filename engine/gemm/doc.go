@@ -174,8 +174,8 @@
 // Kernel follows the instruction set, but which of two ways of computing
 // the same bits is faster can depend on the core itself: engine/nn's
 // conv2 weight gradient as colᵀ·δ (a transposed A, read column by column)
-// is 1.5× faster than δᵀ·col on AMD Zen 5 and slower on an Intel Xeon,
-// both with the AVX-512 kernel. Vendor names the maker (CPUID) for such
+// is 1.5× faster than δᵀ·col on AMD Zen 5 (1.2× on Zen 4) and slower on
+// an Intel Xeon, all with the AVX-512 kernel. Vendor names the maker (CPUID) for such
 // choices; they never change a result, only its speed.
 //
 // # Testing hooks

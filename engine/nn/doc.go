@@ -142,7 +142,8 @@
 //     Conv2's is computed transposed too wherever that measured faster:
 //     on every CPU but an Intel one running the AVX-512 kernel
 //     (transposedWeightGradPays; 1.25× faster as a GEMM on AMD Zen 5
-//     with the implicit col, 1.5–1.6× with the materialised one; slower
+//     and 1.2× on AMD Zen 4 with the implicit col, 1.5–1.6× on Zen 5
+//     with the materialised one; slower
 //     on the Intel Xeon with the materialised one, not yet measured there
 //     with the implicit). The choice changes no bit, so a study moved
 //     between machines gets the same numbers.
@@ -155,7 +156,7 @@
 // dense conv2 feedback is one (n,2304)·(2304,6400) GEMM, computed
 // transposed (B0 read in place as a transposed A, then the result
 // transposed back; the same bits) where that is faster
-// (transposedDensePays: 1.2–1.4× on AMD Zen 5). Benchmarks:
+// (transposedDensePays: 1.2–1.4× on AMD Zen 5, 1.15–1.2× on Zen 4). Benchmarks:
 // BenchmarkTrainStep (images/s and cpu-ms/op per rule; -cpu 1,2),
 // BenchmarkKernels (each fused kernel at batch 128), BenchmarkConvProducts
 // (the convolutions' GEMMs, implicit and materialised), BenchmarkEpoch (one

@@ -250,7 +250,7 @@ func (m *Model) convBackward(dw, db, dpre, dpool []float32, arg []int32, pooled 
 // panels). Both give the same bits (dw starts at zero), so the choice is
 // speed alone. Measured one thread, batch 128: with the implicit operands
 // on AMD Zen 5 (BenchmarkConvProducts), transposed 170–178 GFLOP/s
-// against 134–143; before them (col materialised, bench/RESULTS.md)
+// against 134–143, on AMD Zen 4 88–93 against 76–77; before them (col materialised, bench/RESULTS.md)
 // 148–187 against 92–106 there, 54 against 43 on an Intel Xeon with the
 // AVX2 kernel, and only an Intel Xeon with the AVX-512 kernel slower
 // transposed (50 against 72–74, untransposed packing B row by row from
@@ -500,7 +500,8 @@ func denseConv2InputT(dinp, t, dout, fb []float32, n int) {
 // transposedDensePays reports whether denseConv2InputT is faster here
 // than the plain product. On AMD Zen 5 with the AVX-512 kernel it runs at
 // 145–170 GFLOP/s against 120–123 (one thread; bench/raw/
-// 2026-12-03-amd-avx512-go-farandom-dxT.txt). On an Intel Xeon with the
+// 2026-12-03-amd-avx512-go-farandom-dxT.txt), on AMD Zen 4 at 92–94
+// against 78–80 (BenchmarkGemm/farandom_*). On an Intel Xeon with the
 // AVX-512 kernel a large matrix read in place as a transposed A was the
 // slower form (conv2's weight gradient on the materialised im2col matrix,
 // see transposedWeightGradPays), so there the plain product stays until
