@@ -256,7 +256,8 @@ func (m *Model) convBackward(dw, db, dpre, dpool []float32, arg []int32, pooled 
 // transposed (50 against 72–74, untransposed packing B row by row from
 // memory). That last case has not been measured with the implicit
 // operands, which read neither form from memory; it keeps the old choice
-// until it is.
+// until it is. bench/choices times both forms, and transposedDensePays's,
+// on any machine.
 func transposedWeightGradPays() bool {
 	return gemm.Kernel() != "avx512" || gemm.Vendor() != "Intel"
 }
