@@ -156,7 +156,8 @@ type params struct {
 //	cost = (jn-1)·m·k [A large] + (jm-1)·n·k [B large]
 //
 // (a Source operand counts as large whatever its size: each job that
-// reads it fills it again) and, among the grids of threads to 4·threads
+// reads it fills it again, and so does a B that is packed, not read in
+// place (directB): each job packs its columns of it again) and, among the grids of threads to 4·threads
 // jobs (fewer when the matrix has fewer blocks), takes the one with the
 // most jobs (they balance uneven progress) whose cost exceeds the
 // cheapest by at most 10% of one read of both operands, m·k + n·k; then
@@ -177,8 +178,8 @@ func (cl *call) split(threads int) {
 	if fa := float64(cl.m) * float64(cl.k); fa > cacheFloats || cl.asrc != nil {
 		costA = fa // a Source is filled again by every job that reads it
 	}
-	if fb := float64(cl.n) * float64(cl.k); fb > cacheFloats || cl.bsrc != nil {
-		costB = fb
+	if fb := float64(cl.n) * float64(cl.k); fb > cacheFloats || !cl.bInPlace() {
+		costB = fb // a packed B is packed again by every job that reads it
 	}
 	lo, hi := min(threads, tm*tn), 4*threads
 	// grids calls f for every distinct grid of lo..hi jobs.
@@ -428,7 +429,13 @@ func (cl *call) packB(dst []float32, pc, kc, jc, nc int, kern *kernel) {
 // saves the copy (conv1's weight gradient ran 20% slower packed). The
 // arithmetic is the same either way.
 func (cl *call) directB(w, pw int) bool {
-	if cl.transB || cl.bsrc != nil || w != pw || cl.ldb%16 != 0 {
+	return w == pw && cl.bInPlace()
+}
+
+// bInPlace reports whether the kernel reads op(B)'s full panels in place
+// (directB) rather than from panels each job packs.
+func (cl *call) bInPlace() bool {
+	if cl.transB || cl.bsrc != nil || cl.ldb%16 != 0 {
 		return false
 	}
 	return cl.ldb <= directStride || float64(cl.k)*float64(cl.n) <= cacheFloats

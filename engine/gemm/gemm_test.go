@@ -476,6 +476,31 @@ func TestSplitCutsAlongTheSmallOperand(t *testing.T) {
 	}
 }
 
+// TestSplitDoesNotRepackASmallB: a product whose B must be packed (the
+// linear layers' forward X·Wᵀ, B transposed) is cut along N when A is
+// small, so W is packed once per call in all (each job packs its own
+// columns), where cutting M had every job pack the same columns again;
+// the same shapes with B read in place may still cut M.
+func TestSplitDoesNotRepackASmallB(t *testing.T) {
+	for _, kern := range kernelsAvailable() {
+		for _, c := range [][3]int{{128, 384, 576}, {128, 192, 384}} { // fc1, fc2 forward
+			m, n, k := c[0], c[1], c[2]
+			cl := &call{params: params{kern: kern, transB: true, m: m, n: n, k: k, ldb: k}}
+			cl.split(2)
+			if cl.jm != 1 || cl.jn < 2 {
+				t.Errorf("%s %d×%d×%d, B transposed, 2 threads: %d×%d jobs; want one row of at least 2", kern.name, m, n, k, cl.jm, cl.jn)
+			}
+			if cl.bInPlace() {
+				t.Errorf("%s: a transposed B reported as read in place", kern.name)
+			}
+			cl = &call{params: params{kern: kern, m: m, n: n, k: k, ldb: n}}
+			if !cl.bInPlace() {
+				t.Errorf("%s %d×%d×%d: B with ldb %d not read in place", kern.name, m, n, k, n)
+			}
+		}
+	}
+}
+
 // TestSplitAlwaysFindsAGrid sweeps small and large m, n (1..2,000, k large
 // enough to be split) and 2..16 threads: every grid must have positive
 // chunks that are multiples of the block, cover C, and have from
