@@ -157,7 +157,10 @@
 // transposed (B0 read in place as a transposed A, then the result
 // transposed back; the same bits) where that is faster
 // (transposedDensePays: 1.2–1.4× on AMD Zen 5, 1.15–1.2× on Zen 4). Benchmarks:
-// BenchmarkTrainStep (images/s and cpu-ms/op per rule; -cpu 1,2),
+// BenchmarkTrainStep (images/s and cpu-ms/op per rule; -cpu 1,2; fresh,
+// a generated trained state (TrainedState), and with the step metrics;
+// engine/train's BenchmarkTrainStepCheckpoint starts from a real study's
+// trained models),
 // BenchmarkKernels (each fused kernel at batch 128), BenchmarkConvProducts
 // (the convolutions' GEMMs, implicit and materialised), BenchmarkEpoch (one
 // 45,000-image epoch; FABEAM_BENCH_EPOCH=1); results in bench/RESULTS.md.

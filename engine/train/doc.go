@@ -76,4 +76,8 @@
 // includes the metrics nn computes inside it (a second, bp, backward pass).
 // Timings are measurements: they never enter the history or a checkpoint,
 // so results stay a pure function of configuration and seed.
+//
+// BenchmarkTrainStepCheckpoint times nn's training step from the final
+// models of a finished study (FABEAM_TRAINED_STUDY, its --out folder), the
+// state a long run really reaches; results in bench/RESULTS.md.
 package train
