@@ -311,7 +311,10 @@ func (cl *call) block(buf *buffers, ic, mc, pc, kc, jc, nc, add int) {
 			if h == mr || av != nil {
 				ap, ra, ca = aAt(ir), rsa, csa
 			}
-			cl.edge(buf, kw, kc, ap, ra, ca, bp, csb, ic+ir, jc+jr, h, w, add)
+			// A short panel runs a short kernel where there is one: it
+			// reads the panel's first rows the same way (the rows past h
+			// are zero either way).
+			cl.edge(buf, kw.forRows(h), kc, ap, ra, ca, bp, csb, ic+ir, jc+jr, h, w, add)
 		}
 	}
 }

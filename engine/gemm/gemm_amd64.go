@@ -15,6 +15,12 @@ func kernAVX512(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float3
 //go:noescape
 func kernAVX512N16(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 
+// kernAVX512M4 is the 4×32 AVX-512F kernel for a last row panel of at most
+// 4 rows.
+//
+//go:noescape
+func kernAVX512M4(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
+
 // kernAVX2 is the 6×16 AVX2+FMA micro-kernel in gemm_amd64.s.
 //
 //go:noescape
@@ -59,7 +65,8 @@ func peakFMA256(iters int)
 
 var (
 	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, fn: kernAVX512,
-		half: &kernel{name: "avx512/16", mr: 12, nr: 16, fn: kernAVX512N16}}
+		half:  &kernel{name: "avx512/16", mr: 12, nr: 16, fn: kernAVX512N16},
+		short: &kernel{name: "avx512/m4", mr: 4, nr: 32, fn: kernAVX512M4}}
 	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, fn: kernAVX2}
 )
 

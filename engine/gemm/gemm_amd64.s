@@ -249,6 +249,122 @@ kernavx512next:
 	VZEROUPPER
 	RET
 
+// func kernAVX512M4(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
+//
+// The 4×32 short form of kernAVX512, for a last row panel of at most 4
+// rows (conv1's weight gradient, m = 75 = 6·12 + 3, would otherwise run
+// nine rows of zeros through the 12-row kernel): rows 0..3 only,
+// accumulators Z4..Z11 (row r in Z(4+2r), Z(5+2r)). Per lane the
+// arithmetic is exactly kernAVX512's, MXCSR mode included.
+TEXT ·kernAVX512M4(SB), NOSPLIT, $32-104
+	STMXCSR 0(SP)
+	MOVL 0(SP), AX
+	ORL $0x8040, AX // FTZ (bit 15) and DAZ (bit 6)
+	MOVL AX, 4(SP)
+	LDMXCSR 4(SP)
+	MOVQ np+80(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ a+8(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ c+48(FP), AX
+	MOVQ AX, 24(SP)
+
+kernavx512m4tile:
+	MOVQ kc+0(FP), CX
+	MOVQ 16(SP), AX
+	MOVQ rsa+16(FP), R8
+	MOVQ csa+24(FP), R9
+	MOVQ b+32(FP), DX
+	MOVQ 24(SP), DI
+	MOVQ ldc+56(FP), R11
+	LEAQ (R8)(R8*2), R10
+	LEAQ (AX)(R10*1), BX
+	MOVQ csb+40(FP), R10
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	TESTQ CX, CX
+	JLE kernavx512m4done
+
+kernavx512m4loop:
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VBROADCASTSS (AX), Z2
+	VFMADD231PS Z2, Z0, Z4
+	VFMADD231PS Z2, Z1, Z5
+	VBROADCASTSS (AX)(R8*1), Z3
+	VFMADD231PS Z3, Z0, Z6
+	VFMADD231PS Z3, Z1, Z7
+	VBROADCASTSS (AX)(R8*2), Z28
+	VFMADD231PS Z28, Z0, Z8
+	VFMADD231PS Z28, Z1, Z9
+	VBROADCASTSS (BX), Z29
+	VFMADD231PS Z29, Z0, Z10
+	VFMADD231PS Z29, Z1, Z11
+	ADDQ R9, AX
+	ADDQ R9, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ kernavx512m4loop
+
+kernavx512m4done:
+	VBROADCASTSS alpha+72(FP), Z0
+	LEAQ (R11)(R11*2), R10
+	MOVQ add+64(FP), SI
+	TESTQ SI, SI
+	JZ kernavx512m4store
+	VFMADD213PS (DI), Z0, Z4
+	VMOVUPS Z4, (DI)
+	VFMADD213PS 64(DI), Z0, Z5
+	VMOVUPS Z5, 64(DI)
+	VFMADD213PS (DI)(R11*1), Z0, Z6
+	VMOVUPS Z6, (DI)(R11*1)
+	VFMADD213PS 64(DI)(R11*1), Z0, Z7
+	VMOVUPS Z7, 64(DI)(R11*1)
+	VFMADD213PS (DI)(R11*2), Z0, Z8
+	VMOVUPS Z8, (DI)(R11*2)
+	VFMADD213PS 64(DI)(R11*2), Z0, Z9
+	VMOVUPS Z9, 64(DI)(R11*2)
+	VFMADD213PS (DI)(R10*1), Z0, Z10
+	VMOVUPS Z10, (DI)(R10*1)
+	VFMADD213PS 64(DI)(R10*1), Z0, Z11
+	VMOVUPS Z11, 64(DI)(R10*1)
+	JMP kernavx512m4next
+
+kernavx512m4store:
+	VMULPS Z0, Z4, Z4
+	VMOVUPS Z4, (DI)
+	VMULPS Z0, Z5, Z5
+	VMOVUPS Z5, 64(DI)
+	VMULPS Z0, Z6, Z6
+	VMOVUPS Z6, (DI)(R11*1)
+	VMULPS Z0, Z7, Z7
+	VMOVUPS Z7, 64(DI)(R11*1)
+	VMULPS Z0, Z8, Z8
+	VMOVUPS Z8, (DI)(R11*2)
+	VMULPS Z0, Z9, Z9
+	VMOVUPS Z9, 64(DI)(R11*2)
+	VMULPS Z0, Z10, Z10
+	VMOVUPS Z10, (DI)(R10*1)
+	VMULPS Z0, Z11, Z11
+	VMOVUPS Z11, 64(DI)(R10*1)
+
+kernavx512m4next:
+	MOVQ astep+88(FP), AX
+	ADDQ AX, 16(SP)
+	MOVQ cstep+96(FP), AX
+	ADDQ AX, 24(SP)
+	DECQ 8(SP)
+	JNZ kernavx512m4tile
+	LDMXCSR 0(SP) // the caller's MXCSR: Go code runs with the default
+	VZEROUPPER
+	RET
+
 // func kernAVX512N16(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 //
 // The 12×16 half of kernAVX512, for a last column panel at most 16 wide:

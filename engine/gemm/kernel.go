@@ -29,12 +29,27 @@ type kernel struct {
 	// it (n mod nr <= nr/2), where the full kernel would mostly multiply
 	// zero padding.
 	half *kernel
+
+	// short, if set, is a kernel with the same nr, fewer rows and the same
+	// per-lane arithmetic, used for a last row panel that fits in it
+	// (m mod mr <= short.mr), where the full kernel would mostly multiply
+	// zero padding (conv1's weight gradient: 3 rows of 12).
+	short *kernel
 }
 
 // forWidth returns the kernel for a column panel w columns wide.
 func (k *kernel) forWidth(w int) *kernel {
 	if k.half != nil && w <= k.half.nr {
 		return k.half
+	}
+	return k
+}
+
+// forRows returns the kernel for a row panel h rows high (h <= k.mr) of
+// a column panel k serves.
+func (k *kernel) forRows(h int) *kernel {
+	if k.short != nil && h <= k.short.mr {
+		return k.short
 	}
 	return k
 }
