@@ -19,6 +19,36 @@
 
 #include "textflag.h"
 
+// The kernels' frame (32 bytes): 0(SP) the caller's MXCSR, 4(SP) the
+// kernel's (FTZ and DAZ set), 8(SP) the blocks left, 16(SP) and 24(SP) the
+// block's A and C. KERNEL_ENTER saves MXCSR, sets FTZ and DAZ and loads
+// the first block; KERNEL_NEXT(tile) moves A and C to the next block and
+// loops to tile while blocks are left, then restores the caller's MXCSR
+// (Go code runs with the default) and returns.
+#define KERNEL_ENTER \
+	STMXCSR 0(SP) \
+	MOVL    0(SP), AX \
+	ORL     $0x8040, AX \
+	MOVL    AX, 4(SP) \
+	LDMXCSR 4(SP) \
+	MOVQ    np+80(FP), AX \
+	MOVQ    AX, 8(SP) \
+	MOVQ    a+8(FP), AX \
+	MOVQ    AX, 16(SP) \
+	MOVQ    c+48(FP), AX \
+	MOVQ    AX, 24(SP)
+
+#define KERNEL_NEXT(tile) \
+	MOVQ    astep+88(FP), AX \
+	ADDQ    AX, 16(SP) \
+	MOVQ    cstep+96(FP), AX \
+	ADDQ    AX, 24(SP) \
+	DECQ    8(SP) \
+	JNZ     tile \
+	LDMXCSR 0(SP) \
+	VZEROUPPER \
+	RET
+
 // func kernAVX512(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 //
 // C[0:12, 0:32] = alpha * A·B + C[0:12, 0:32] (add != 0) or alpha * A·B
@@ -27,17 +57,7 @@
 // c + i*ldc (bytes). Accumulators: Z4..Z27 (row r in Z(4+2r), Z(5+2r)).
 // Each accumulator lane sums over p = 0..kc-1 in order with one FMA per step.
 TEXT ·kernAVX512(SB), NOSPLIT, $32-104
-	STMXCSR 0(SP)
-	MOVL 0(SP), AX
-	ORL $0x8040, AX // FTZ (bit 15) and DAZ (bit 6)
-	MOVL AX, 4(SP)
-	LDMXCSR 4(SP)
-	MOVQ np+80(FP), AX
-	MOVQ AX, 8(SP)
-	MOVQ a+8(FP), AX
-	MOVQ AX, 16(SP)
-	MOVQ c+48(FP), AX
-	MOVQ AX, 24(SP)
+	KERNEL_ENTER
 
 kernavx512tile:
 	MOVQ kc+0(FP), CX
@@ -239,15 +259,7 @@ kernavx512store:
 	VMOVUPS Z27, 64(DI)(R11*2)
 
 kernavx512next:
-	MOVQ astep+88(FP), AX
-	ADDQ AX, 16(SP)
-	MOVQ cstep+96(FP), AX
-	ADDQ AX, 24(SP)
-	DECQ 8(SP)
-	JNZ kernavx512tile
-	LDMXCSR 0(SP) // the caller's MXCSR: Go code runs with the default
-	VZEROUPPER
-	RET
+	KERNEL_NEXT(kernavx512tile)
 
 // func kernAVX512M4(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 //
@@ -257,17 +269,7 @@ kernavx512next:
 // accumulators Z4..Z11 (row r in Z(4+2r), Z(5+2r)). Per lane the
 // arithmetic is exactly kernAVX512's, MXCSR mode included.
 TEXT ·kernAVX512M4(SB), NOSPLIT, $32-104
-	STMXCSR 0(SP)
-	MOVL 0(SP), AX
-	ORL $0x8040, AX // FTZ (bit 15) and DAZ (bit 6)
-	MOVL AX, 4(SP)
-	LDMXCSR 4(SP)
-	MOVQ np+80(FP), AX
-	MOVQ AX, 8(SP)
-	MOVQ a+8(FP), AX
-	MOVQ AX, 16(SP)
-	MOVQ c+48(FP), AX
-	MOVQ AX, 24(SP)
+	KERNEL_ENTER
 
 kernavx512m4tile:
 	MOVQ kc+0(FP), CX
@@ -355,15 +357,7 @@ kernavx512m4store:
 	VMOVUPS Z11, 64(DI)(R10*1)
 
 kernavx512m4next:
-	MOVQ astep+88(FP), AX
-	ADDQ AX, 16(SP)
-	MOVQ cstep+96(FP), AX
-	ADDQ AX, 24(SP)
-	DECQ 8(SP)
-	JNZ kernavx512m4tile
-	LDMXCSR 0(SP) // the caller's MXCSR: Go code runs with the default
-	VZEROUPPER
-	RET
+	KERNEL_NEXT(kernavx512m4tile)
 
 // func kernAVX512N16(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 //
@@ -371,17 +365,7 @@ kernavx512m4next:
 // B step p is the 16 floats at b + p*csb; accumulators Z4..Z15 (row r in
 // Z(4+r)). Per lane the arithmetic is exactly kernAVX512's.
 TEXT ·kernAVX512N16(SB), NOSPLIT, $32-104
-	STMXCSR 0(SP)
-	MOVL 0(SP), AX
-	ORL $0x8040, AX // FTZ (bit 15) and DAZ (bit 6)
-	MOVL AX, 4(SP)
-	LDMXCSR 4(SP)
-	MOVQ np+80(FP), AX
-	MOVQ AX, 8(SP)
-	MOVQ a+8(FP), AX
-	MOVQ AX, 16(SP)
-	MOVQ c+48(FP), AX
-	MOVQ AX, 24(SP)
+	KERNEL_ENTER
 
 kernavx512n16tile:
 	MOVQ kc+0(FP), CX
@@ -510,15 +494,7 @@ kernavx512n16store:
 	VMOVUPS Z15, (DI)(R11*2)
 
 kernavx512n16next:
-	MOVQ astep+88(FP), AX
-	ADDQ AX, 16(SP)
-	MOVQ cstep+96(FP), AX
-	ADDQ AX, 24(SP)
-	DECQ 8(SP)
-	JNZ kernavx512n16tile
-	LDMXCSR 0(SP) // the caller's MXCSR: Go code runs with the default
-	VZEROUPPER
-	RET
+	KERNEL_NEXT(kernavx512n16tile)
 
 // func kernAVX2(kc int, a *float32, rsa, csa int, b *float32, csb int, c *float32, ldc int, add int, alpha float32, np, astep, cstep int)
 //
@@ -526,17 +502,7 @@ kernavx512n16next:
 // with B steps of 16 floats. Accumulators: Y4..Y15 (row r in
 // Y(4+2r), Y(5+2r)); one FMA per step per lane, p in order.
 TEXT ·kernAVX2(SB), NOSPLIT, $32-104
-	STMXCSR 0(SP)
-	MOVL 0(SP), AX
-	ORL $0x8040, AX // FTZ (bit 15) and DAZ (bit 6)
-	MOVL AX, 4(SP)
-	LDMXCSR 4(SP)
-	MOVQ np+80(FP), AX
-	MOVQ AX, 8(SP)
-	MOVQ a+8(FP), AX
-	MOVQ AX, 16(SP)
-	MOVQ c+48(FP), AX
-	MOVQ AX, 24(SP)
+	KERNEL_ENTER
 
 avx2tile:
 	MOVQ kc+0(FP), CX
@@ -652,15 +618,7 @@ avx2store:
 	VMOVUPS Y15, 32(DI)(R11*2)
 
 avx2next:
-	MOVQ astep+88(FP), AX
-	ADDQ AX, 16(SP)
-	MOVQ cstep+96(FP), AX
-	ADDQ AX, 24(SP)
-	DECQ 8(SP)
-	JNZ avx2tile
-	LDMXCSR 0(SP) // the caller's MXCSR: Go code runs with the default
-	VZEROUPPER
-	RET
+	KERNEL_NEXT(avx2tile)
 
 // func peakFMA512(iters int)
 //
