@@ -45,3 +45,29 @@ func TestPerRunCountsEveryGoroutine(t *testing.T) {
 	close(ch)
 	<-done
 }
+
+// TestSteadyTakesTheCleanestTry: growth confined to the first try (here
+// 25 allocations in the first 25 calls, a pool catching up) is not
+// counted, an allocation in every call is, and nothing is nothing.
+func TestSteadyTakesTheCleanestTry(t *testing.T) {
+	calls := 0
+	growing := func() {
+		calls++
+		if calls <= 25 {
+			sink = make([]byte, 64)
+		}
+	}
+	if n := PerRun(0, 20, growing); n != 1 {
+		t.Fatalf("the growth itself: PerRun counts %v per run, want 1", n)
+	}
+	calls = 0
+	if n := Steady(3, 0, 20, growing); n != 0 {
+		t.Errorf("growth in the first try only: Steady = %v, want 0", n)
+	}
+	if n := Steady(3, 2, 20, func() { sink = make([]byte, 64) }); n != 1 {
+		t.Errorf("one make a run: Steady = %v, want 1", n)
+	}
+	if n := Steady(3, 2, 20, func() {}); n != 0 {
+		t.Errorf("nothing: Steady = %v, want 0", n)
+	}
+}
