@@ -157,8 +157,9 @@ type params struct {
 //
 // (a Source operand counts as large whatever its size: each job that
 // reads it fills it again, and so does a B that is packed, not read in
-// place (directB): each job packs its columns of it again) and, among the grids of threads to 4·threads
-// jobs (fewer when the matrix has fewer blocks), takes the one with the
+// place (directB): each job packs its columns of it again) and, among
+// the grids of threads to 4·threads jobs (fewer when the matrix has fewer
+// blocks), takes the one with the
 // most jobs (they balance uneven progress) whose cost exceeds the
 // cheapest by at most 10% of one read of both operands, m·k + n·k; then
 // the one whose largest job is smallest, then the cheapest, then M first. For a weight gradient (m = 64,
