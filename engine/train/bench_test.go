@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/fabeam/fabeam/engine/nn"
 	"github.com/fabeam/fabeam/engine/rng"
@@ -83,15 +82,13 @@ func BenchmarkTrainStepCheckpoint(b *testing.B) {
 			opt := nn.NewAdam(nn.NumParams, 1e-3, 0)
 			m := nn.NewModel(q, rule, batch)
 			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
 			for b.Loop() {
 				m.Forward(x, batch)
 				m.Loss(labels)
 				m.Backward()
 				opt.Update(q.Data, m.Grad.Data)
 			}
-			b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "images/s")
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
 			b.ReportMetric(float64(subnormal)/float64(len(p.Data)), "subnormal-share")
 			b.ReportMetric(float64(tiny)/float64(len(p.Data)), "tiny-share")
 		})
