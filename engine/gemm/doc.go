@@ -74,6 +74,19 @@
 // transpose and edge). The job grid counts a Source as large whatever its
 // size, since every job that reads it fills it again.
 //
+// Fused epilogues. SgemmFused and SgemmSourceAFused take an Epilogue, to
+// which each job hands its rows of C as soon as they are final: in the
+// last K block and the last B block, after each row block (at most 96
+// rows), cut down to whole groups of Epilogue.Group rows. engine/nn pools
+// a convolution's output this way, two output rows at a time, and scatters
+// conv2's input gradient (col2im) a sample at a time, while the rows are
+// still in the core's cache. Nothing about the product changes but its job
+// grid, which a fused product cuts along M only (splitRows), into jobs
+// that start at multiples of both mr and the group; so the bits are
+// Sgemm's, and the Epilogue, which may rewrite the rows, is never
+// overwritten by the product (both tested with rows recorded and
+// negated at the hand-over, over several K and B blocks and jobs).
+//
 // Loops (per job, see Threading): for each K block pc (kcBlock = 256), for
 // each B block jc (ncBlock = 512 columns, packed once), for each row block
 // ic (mcBlock = 96 rows), for each B panel jr, for each row panel ir: one

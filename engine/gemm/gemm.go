@@ -73,10 +73,16 @@ func sliceParams(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 // sgemm runs the checked product p (its kernel and job grid unset).
 func sgemm(p params) {
 	if p.m == 0 || p.n == 0 {
+		if p.epi != nil && p.m > 0 {
+			p.epi.Rows(0, p.m) // rows of no columns
+		}
 		return
 	}
 	if p.alpha == 0 || p.k == 0 {
 		scaleC(p.c, p.ldc, 0, p.m, 0, p.n, p.beta)
+		if p.epi != nil {
+			p.epi.Rows(0, p.m)
+		}
 		return
 	}
 	p.kern = active.Load()
@@ -86,7 +92,11 @@ func sgemm(p params) {
 	if p.serial {
 		threads = 1
 	}
-	cl.split(threads)
+	if p.epi != nil {
+		cl.splitRows(threads)
+	} else {
+		cl.split(threads)
+	}
 	run(cl)
 }
 
@@ -138,6 +148,11 @@ type params struct {
 	lda, ldb, ldc  int
 	asrc, bsrc     Source // set instead of a or b by SgemmSourceA, SgemmSourceB
 	serial         bool   // SgemmSerial: one job, on the caller
+
+	// epi, if set, receives C's rows in groups of group as they are
+	// finished (SgemmFused, SgemmSourceAFused).
+	epi   Epilogue
+	group int
 
 	// The job grid: C is cut into jm×jn rectangles, rows in chunks of
 	// mchunk (a multiple of mr) and columns in chunks of nchunk (of nr).
@@ -246,6 +261,7 @@ func (cl *call) job(idx int, buf *buffers) {
 		scaleC(cl.c, cl.ldc, i0, i1, j0, j1, cl.beta)
 	}
 
+	done := i0 // rows handed to the epilogue (a fused product's jobs span all columns)
 	for pc := 0; pc < cl.k; pc += kcBlock {
 		kc := min(kcBlock, cl.k-pc)
 		if pc > 0 {
@@ -258,8 +274,13 @@ func (cl *call) job(idx int, buf *buffers) {
 			} else {
 				cl.packB(buf.b, pc, kc, jc, nc, cl.kern)
 			}
+			final := cl.epi != nil && pc+kc == cl.k && jc+nc == j1
 			for ic := i0; ic < i1; ic += mcBlock {
-				cl.block(buf, ic, min(mcBlock, i1-ic), pc, kc, jc, nc, add)
+				mc := min(mcBlock, i1-ic)
+				cl.block(buf, ic, mc, pc, kc, jc, nc, add)
+				if final {
+					done = cl.handOver(done, ic+mc, i1)
+				}
 			}
 		}
 	}

@@ -30,6 +30,12 @@ type Source interface {
 // Each job fills one row block of op(A) (at most 96 rows × 256 of K) at a
 // time into its own buffer. It panics, as Sgemm does, on bad dimensions.
 func SgemmSourceA(transA, transB bool, m, n, k int, alpha float32, a Source, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(sourceAParams(transA, transB, m, n, k, alpha, a, b, ldb, beta, c, ldc))
+}
+
+// sourceAParams checks SgemmSourceA's arguments and returns them as a
+// product.
+func sourceAParams(transA, transB bool, m, n, k int, alpha float32, a Source, b []float32, ldb int, beta float32, c []float32, ldc int) params {
 	checkSource("A", a, transA, m, k)
 	br, bc := k, n
 	if transB {
@@ -37,8 +43,8 @@ func SgemmSourceA(transA, transB bool, m, n, k int, alpha float32, a Source, b [
 	}
 	checkMatrix("B", br, bc, b, ldb)
 	checkMatrix("C", m, n, c, ldc)
-	sgemm(params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-		asrc: a, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc})
+	return params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+		asrc: a, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 }
 
 // SgemmSourceB is Sgemm with op(B) read from a Source, whose stored

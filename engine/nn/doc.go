@@ -106,12 +106,20 @@
 //     holds 44 MB less at batch 128.
 //     Forward keeps its own copy of the input (0.9 MB), since conv1's
 //     weight gradient reads it again.
+//   - The epilogues run inside the GEMMs (epilogue.go): a product given
+//     a gemm.Epilogue hands it each block of output rows (at most 96) as
+//     soon as the last K block has been added, so biasReluPool reads a
+//     block while it is still in the core's cache, one pooled row (two
+//     output rows) at a time (poolEpilogue), and conv2's col2im one
+//     sample at a time (col2imEpilogue). The arithmetic is the pass's, so
+//     the bits are too. conv2's forward is one such product over the
+//     batch, its jobs cut into whole pooled rows.
 //   - Conv1's forward runs four samples at a time per worker
-//     (conv1ForwardTask): their im2col rows are filled into the worker's
-//     scratch, multiplied (gemm.SgemmSerial) into the scratch, and the
-//     epilogue pools them from cache. A product over the whole batch
-//     wrote the 13 MB output to memory for the epilogue to read back. A
-//     training step never writes conv1's pre-activation; PreActivation
+//     (conv1ForwardTask): a serial implicit GEMM fills the chunk's im2col
+//     blocks from the input, multiplies them into the worker's scratch
+//     and pools each block of rows as it is finished. A product over the
+//     whole batch wrote the 13 MB output to memory for the epilogue to
+//     read back. A training step never writes conv1's pre-activation; PreActivation
 //     recomputes that product over the batch from Forward's input and a
 //     copy of its conv1 weights (the same bits: M cuts never change a
 //     GEMM's result).
@@ -125,8 +133,9 @@
 //     image row's load waited for the previous row's masked store, whose
 //     64-byte span overlaps it, and the vector form was no faster than
 //     the scalar one. The error is carried back four samples at a time
-//     per worker (conv2BackwardInput: gemm.SgemmSerial into the worker's
-//     0.9 MB dcol scratch, then col2im while it is in cache), where a
+//     per worker (conv2BackwardInput: a serial gemm.SgemmFused into the
+//     worker's 0.9 MB dcol scratch, whose epilogue scatters each sample's
+//     rows as they are finished: no separate col2im pass), where a
 //     product over the whole batch wrote 29 MB to memory and col2im read
 //     it back; the same bits (M cuts never change a GEMM's result), two
 //     threads 10–20% faster a step on AMD Zen 5, and 29 MB less memory.
@@ -157,7 +166,7 @@
 // transposed (B0 read in place as a transposed A, then the result
 // transposed back; the same bits) where that is faster
 // (transposedDensePays: 1.2–1.4× on AMD Zen 5, 1.15–1.2× on Zen 4). Benchmarks:
-// BenchmarkTrainStep (images/s and cpu-ms/op per rule; -cpu 1,2; fresh,
+// BenchmarkTrainStep (images/s and cpu-ms/op per rule; fresh,
 // a generated trained state (TrainedState), and with the step metrics;
 // engine/train's BenchmarkTrainStepCheckpoint starts from a real study's
 // trained models),

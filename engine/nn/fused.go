@@ -154,65 +154,72 @@ func biasReluPool(pool []float32, arg []int32, nhwc, b []float32, s0, s1, oc, oh
 // biasReluPoolFrom is biasReluPool reading the GEMM's output of samples
 // [s0, s1) from nhwc, whose first row is sample first's (a worker's chunk).
 func biasReluPoolFrom(pool []float32, arg []int32, nhwc []float32, first int, b []float32, s0, s1, oc, oh, ow int) {
-	p := oh * ow
-	ph, pw := oh/2, ow/2
-	q := ph * pw
-	b = b[:oc]
+	q := (oh / 2) * (ow / 2)
 	for s := s0; s < s1; s++ {
-		src := nhwc[(s-first)*p*oc : (s-first+1)*p*oc]
-		pl := pool[s*oc*q : (s+1)*oc*q]
-		al := arg[s*oc*q : (s+1)*oc*q]
-		if usePassAsm && hasAVX2 && oc%8 == 0 && q > 0 && poolWindowsAVX2(pl, al, src, b, s, oc, ow, p, q, pw) {
-			continue
-		}
-		for py := 0; py < ph; py++ {
-			for px := 0; px < pw; px++ {
-				i := 2*py*ow + 2*px
-				r0 := src[i*oc : (i+1)*oc]
-				r1 := src[(i+1)*oc : (i+2)*oc]
-				r2 := src[(i+ow)*oc : (i+ow+1)*oc]
-				r3 := src[(i+ow+1)*oc : (i+ow+2)*oc]
-				r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
-				k, base := py*pw+px, s*oc*p+i
-				for o, bo := range b {
-					a, bb, c, d := r0[o]+bo, r1[o]+bo, r2[o]+bo, r3[o]+bo
-					mx := max(max(a, bb), max(c, d))
-					off := ow + 1
-					if c == mx {
-						off = ow
-					}
-					if bb == mx {
-						off = 1
-					}
-					if a == mx {
-						off = 0
-					}
-					if mx != mx { // a NaN: the first one wins
-						switch {
-						case a != a:
-							off = 0
-						case bb != bb:
-							off = 1
-						case c != c:
-							off = ow
-						}
-					}
-					pl[o*q+k] = max(mx, 0)
-					al[o*q+k] = int32(base + o*p + off)
+		biasReluPoolWindows(pool, arg, nhwc, first, b, s, 0, q, oc, oh, ow)
+	}
+}
+
+// biasReluPoolWindows is biasReluPoolFrom for the windows [k0, k1) of
+// sample s alone (window k is pooled row k/(ow/2), column k%(ow/2)): the
+// unit poolEpilogue runs as the GEMM finishes its rows.
+func biasReluPoolWindows(pool []float32, arg []int32, nhwc []float32, first int, b []float32, s, k0, k1, oc, oh, ow int) {
+	p := oh * ow
+	pw := ow / 2
+	q := (oh / 2) * pw
+	b = b[:oc]
+	src := nhwc[(s-first)*p*oc : (s-first+1)*p*oc]
+	pl := pool[s*oc*q : (s+1)*oc*q]
+	al := arg[s*oc*q : (s+1)*oc*q]
+	if usePassAsm && hasAVX2 && oc%8 == 0 && k1 > k0 && poolWindowsAVX2(pl, al, src, b, s, oc, ow, p, q, pw, k0, k1) {
+		return
+	}
+	for k := k0; k < k1; k++ {
+		py, px := k/pw, k%pw
+		i := 2*py*ow + 2*px
+		r0 := src[i*oc : (i+1)*oc]
+		r1 := src[(i+1)*oc : (i+2)*oc]
+		r2 := src[(i+ow)*oc : (i+ow+1)*oc]
+		r3 := src[(i+ow+1)*oc : (i+ow+2)*oc]
+		r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
+		base := s*oc*p + i
+		for o, bo := range b {
+			a, bb, c, d := r0[o]+bo, r1[o]+bo, r2[o]+bo, r3[o]+bo
+			mx := max(max(a, bb), max(c, d))
+			off := ow + 1
+			if c == mx {
+				off = ow
+			}
+			if bb == mx {
+				off = 1
+			}
+			if a == mx {
+				off = 0
+			}
+			if mx != mx { // a NaN: the first one wins
+				switch {
+				case a != a:
+					off = 0
+				case bb != bb:
+					off = 1
+				case c != c:
+					off = ow
 				}
 			}
+			pl[o*q+k] = max(mx, 0)
+			al[o*q+k] = int32(base + o*p + off)
 		}
 	}
 }
 
-// poolWindowsAVX2 runs biasReluPool's sample s in assembly, window by
-// window, eight channels at a time: the same additions (MXCSR at its
-// default), the same maximum and the same first-maximum argmax as the
-// loop. It reports false, leaving the sample to the loop, when a window
+// poolWindowsAVX2 runs biasReluPool's windows [k0, k1) of sample s in
+// assembly, window by window, eight channels at a time: the same
+// additions (MXCSR at its default), the same maximum and the same first-maximum argmax as the
+// loop. It reports false, leaving the windows to the loop, when a window
 // held a NaN (the vector maximum does not propagate NaNs as max does).
-func poolWindowsAVX2(pl []float32, al []int32, src, b []float32, s, oc, ow, p, q, pw int) bool {
+func poolWindowsAVX2(pl []float32, al []int32, src, b []float32, s, oc, ow, p, q, pw, k0, k1 int) bool {
 	_, _ = pl[(oc-1)*q+q-1], al[(oc-1)*q+q-1]
-	for k := 0; k < q; k++ {
+	for k := k0; k < k1; k++ {
 		py, px := k/pw, k%pw
 		i := 2*py*ow + 2*px
 		_ = src[(i+ow+2)*oc-1] // the window's last row
@@ -319,17 +326,6 @@ func linearForwardRelu(out, act, inp, w, b []float32, n, in, nout int) {
 
 // Tasks: the fused kernels as parallelFor tasks over samples. Each Model
 // owns one of each, so handing them to parallelFor allocates nothing.
-
-type epilogueTask struct {
-	pool      []float32
-	arg       []int32
-	nhwc, b   []float32
-	oc, oh, o int
-}
-
-func (t *epilogueTask) run(lo, hi int) {
-	biasReluPool(t.pool, t.arg, t.nhwc, t.b, lo, hi, t.oc, t.oh, t.o)
-}
 
 type poolBackTask struct {
 	dpre, dnhwc, dbPart, dpool []float32

@@ -102,11 +102,11 @@ type Model struct {
 	par      parallel
 	conv1Fwd conv1ForwardTask
 	conv2In  conv2InputTask
-	// scratchFree holds the per-worker scratch buffers of conv1ForwardTask
-	// and conv2InputTask not in use, one per thread that has run them
-	// (made on first use).
-	scratchFree chan []float32
-	epiT        epilogueTask
+	// workersFree holds the per-worker states of conv1ForwardTask and
+	// conv2InputTask not in use, one per thread that has run them (made on
+	// first use).
+	workersFree chan *convWorker
+	conv2Epi    poolEpilogue // conv2's forward epilogue, handed to the GEMM
 	poolBack    poolBackTask
 
 	// buffers allocated on first use
@@ -162,7 +162,7 @@ func NewModel(p *Params, rule Rule, maxBatch int) *Model {
 		buf = buf[k:]
 		return s
 	}
-	m := &Model{P: p, Grad: NewParams(), Rule: rule, maxBatch: n, scratchFree: make(chan []float32, 64)}
+	m := &Model{P: p, Grad: NewParams(), Rule: rule, maxBatch: n, workersFree: make(chan *convWorker, 64)}
 	m.conv1Buf, m.conv2Buf, m.fc1Buf, m.fc2Buf, m.logitsBuf = take(n*c1Out), take(n*c2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
 	m.input, m.out1, m.nhwc, m.pool1 = take(n*inputSize), take(n*400*64), take(n*400*64), take(n*p1Out)
 	m.out2, m.pool2, m.relu3, m.relu4, m.probs = take(n*36*64), take(n*p2Out), take(n*fc1Out), take(n*fc2Out), take(n*NumClasses)
@@ -200,7 +200,7 @@ func (m *Model) Forward(x []float32, n int) {
 	m.conv1Fwd = conv1ForwardTask{m: m, b: p.b[Conv1]}
 	parallelFor(&m.par, n, conv1Chunk, &m.conv1Fwd)
 	m.conv1Fwd = conv1ForwardTask{}
-	m.convForward(m.out2, m.pool2, m.arg2, &m.col2, p.w[Conv2], p.b[Conv2], n)
+	m.convForward(m.out2, m.pool2, m.arg2, &m.col2, p.w[Conv2], p.b[Conv2])
 	linearForwardRelu(m.FC1Out, m.relu3, m.pool2, p.w[FC1], p.b[FC1], n, p2Out, fc1Out)
 	linearForwardRelu(m.FC2Out, m.relu4, m.relu3, p.w[FC2], p.b[FC2], n, fc1Out, fc2Out)
 	linearForward(m.Logits, m.relu4, p.w[FC3], p.b[FC3], n, fc2Out, NumClasses)
@@ -208,19 +208,20 @@ func (m *Model) Forward(x []float32, n int) {
 
 // convForward runs a 5×5 valid convolution with 64 output channels
 // followed by ReLU and 2×2 max-pool (conv2's; conv1's runs per worker,
-// conv1ForwardTask), on the input whose im2col matrix is col: one GEMM into nhwc (position-major, without the bias) that fills
-// its blocks of col from the input as it goes (an implicit GEMM), then
-// the fused epilogue (biasReluPool) writing the pooled activations and
-// their argmax. Equal to conv2dForward, reluForward, maxpoolForward;
+// conv1ForwardTask), on the input whose im2col matrix is col: one GEMM into
+// nhwc (position-major, without the bias) that fills its blocks of col
+// from the input as it goes (an implicit GEMM) and hands each finished
+// block of rows to the fused epilogue (poolEpilogue, biasReluPool), which
+// writes the pooled activations and their argmax while the block is in
+// cache. Equal to conv2dForward, reluForward, maxpoolForward;
 // PreActivation lays out conv2dForward's out from nhwc.
-func (m *Model) convForward(nhwc, pool []float32, arg []int32, col *im2colSource, w, b []float32, n int) {
+func (m *Model) convForward(nhwc, pool []float32, arg []int32, col *im2colSource, w, b []float32) {
 	const oc = 64
 	rows, ckk := col.Dims()
 	o := col.h - col.kh + 1
-	gemm.SgemmSourceA(false, true, rows, oc, ckk, 1, col, w, ckk, 0, nhwc, oc)
-	m.epiT = epilogueTask{pool: pool, arg: arg, nhwc: nhwc, b: b, oc: oc, oh: o, o: o}
-	parallelFor(&m.par, n, 1, &m.epiT)
-	m.epiT = epilogueTask{} // drop references
+	m.conv2Epi = newPoolEpilogue(pool, arg, nhwc, b, 0, oc, o, o)
+	gemm.SgemmSourceAFused(gemm.Fuse{Epilogue: &m.conv2Epi}, false, true, rows, oc, ckk, 1, col, w, ckk, 0, nhwc, oc)
+	m.conv2Epi = poolEpilogue{} // drop references
 }
 
 // convBackward is the backward of convForward up to the weight and bias
@@ -376,12 +377,13 @@ func (m *Model) conv2Feedback(n int) {
 // conv2BackwardInput is conv2dBackwardInput for Conv2 with kernel fb,
 // reading the error from m.nhwc, parallel over samples (conv2InputTask):
 // each worker multiplies a chunk of col2Chunk samples' errors into its own
-// dcol scratch (gemm.SgemmSerial) and col2im reads the rows back while
-// they are still in cache, where the whole batch's dcol (29 MB at batch
-// 128) went to memory and back. Each row of dcol is the same dot products
-// whatever the chunk (K = 64 is one K block, and the GEMM's result never
-// depends on how M is cut), so the bits are those of one product over the
-// batch.
+// dcol scratch (gemm.SgemmFused, serial), and the GEMM hands each sample's
+// finished rows to col2im (col2imEpilogue) while they are in cache, where
+// the whole batch's dcol (29 MB at batch 128) went to memory and back.
+// Each row of dcol is the same dot products whatever the chunk (K = 64 is
+// one K block, and the GEMM's result never depends on how M is cut), and
+// col2im adds each sample's rows in the same order, so the bits are those
+// of one product over the batch followed by col2im.
 func (m *Model) conv2BackwardInput(dinp, fb []float32, n int) {
 	m.conv2In = conv2InputTask{m: m, dinp: dinp, fb: fb}
 	parallelFor(&m.par, n, col2Chunk, &m.conv2In)
@@ -403,46 +405,59 @@ type conv2InputTask struct {
 
 func (t *conv2InputTask) run(lo, hi int) {
 	m := t.m
-	dcol := m.getScratch()
+	w := m.getWorker()
+	dcol := w.buf[:col2Chunk*36*col2Row]
 	for s0 := lo; s0 < hi; s0 += col2Chunk {
 		k := min(col2Chunk, hi-s0)
-		gemm.SgemmSerial(false, false, k*36, col2Row, 64, 1, m.nhwc[s0*36*64:], 64, t.fb, col2Row, 0, dcol, col2Row)
-		col2imSamples(t.dinp[s0*p1Out:], dcol, 0, k, 64, 10, 10, 5, 5)
+		w.col2im = col2imEpilogue{dinp: t.dinp[s0*p1Out:], dcol: dcol}
+		gemm.SgemmFused(gemm.Fuse{Epilogue: &w.col2im, Serial: true}, false, false, k*36, col2Row, 64, 1, m.nhwc[s0*36*64:], 64, t.fb, col2Row, 0, dcol, col2Row)
 	}
-	m.putScratch(dcol)
+	w.col2im = col2imEpilogue{}
+	m.putWorker(w)
 }
 
-// scratchSize is the floats of one worker's scratch: conv2InputTask's dcol
-// rows, or conv1ForwardTask's im2col rows and GEMM output.
-const scratchSize = max(col2Chunk*36*col2Row, conv1Chunk*400*(col1Row+64))
+// convWorker is one worker's state for the per-chunk convolution tasks:
+// its scratch (conv2InputTask's dcol rows, or conv1ForwardTask's GEMM
+// output) and the chunk's operand and epilogue, which live here rather
+// than on the worker's stack so that handing them to the GEMM as
+// interfaces allocates nothing.
+type convWorker struct {
+	buf    []float32
+	col    im2colSource
+	pool   poolEpilogue
+	col2im col2imEpilogue
+}
 
-// getScratch returns a worker's scratch: a free one, or a new one when
-// every one made so far is in use (at most one per thread that runs the
-// tasks' pieces at once, so a steady state allocates nothing up to 64
-// threads).
-func (m *Model) getScratch() []float32 {
+// scratchSize is the floats of one worker's scratch.
+const scratchSize = max(col2Chunk*36*col2Row, conv1Chunk*400*64)
+
+// getWorker returns a worker's state: a free one, or a new one when every
+// one made so far is in use (at most one per thread that runs the tasks'
+// pieces at once, so a steady state allocates nothing up to 64 threads).
+func (m *Model) getWorker() *convWorker {
 	select {
-	case d := <-m.scratchFree:
-		return d
+	case w := <-m.workersFree:
+		return w
 	default:
-		return make([]float32, scratchSize)
+		return &convWorker{buf: make([]float32, scratchSize)}
 	}
 }
 
-// putScratch returns a scratch that getScratch handed out.
-func (m *Model) putScratch(d []float32) {
+// putWorker returns a state that getWorker handed out.
+func (m *Model) putWorker(w *convWorker) {
 	select {
-	case m.scratchFree <- d:
+	case m.workersFree <- w:
 	default: // more threads than the channel holds: let it go
 	}
 }
 
 // conv1ForwardTask is conv1's forward (convolution, bias, ReLU, 2×2
 // max-pool into pool1 and arg1) over a range of samples, conv1Chunk
-// samples at a time on each worker: their im2col rows are filled into the
-// worker's scratch (im2colSource.Fill), multiplied by the weight into the
-// scratch (gemm.SgemmSerial), and the epilogue (biasReluPool) reads the
-// product back from cache, where a product over the whole batch wrote
+// samples at a time on each worker: a serial implicit GEMM fills its
+// blocks of the chunk's im2col rows from the input (im2colSource.Fill),
+// multiplies them by the weight into the worker's scratch, and hands each
+// finished block of rows to the epilogue (poolEpilogue, biasReluPool)
+// while it is in cache, where a product over the whole batch wrote
 // conv1's 13 MB output to memory for the epilogue to read back. Each
 // output element is the same dot product whatever the chunk (K = 75 is
 // one K block, and M cuts never change a GEMM's result), so pool1 and
@@ -455,20 +470,21 @@ type conv1ForwardTask struct {
 func (t *conv1ForwardTask) run(lo, hi int) {
 	const oc, p = 64, 400
 	m := t.m
-	buf := m.getScratch()
-	col, out := buf[:conv1Chunk*p*col1Row], buf[conv1Chunk*p*col1Row:][:conv1Chunk*p*oc]
+	w := m.getWorker()
+	out := w.buf[:conv1Chunk*p*oc]
 	for s0 := lo; s0 < hi; s0 += conv1Chunk {
 		k := min(conv1Chunk, hi-s0)
-		m.col1.Fill(col, col1Row, s0*p, k*p, 0, col1Row)
-		gemm.SgemmSerial(false, true, k*p, oc, col1Row, 1, col, col1Row, m.conv1W[:], col1Row, 0, out, oc)
-		biasReluPoolFrom(m.pool1, m.arg1, out, s0, t.b, s0, s0+k, oc, 20, 20)
+		w.col = im2colSource{inp: m.input[s0*inputSize : (s0+k)*inputSize], n: k, c: 3, h: 24, wd: 24, kh: 5, kw: 5}
+		w.pool = newPoolEpilogue(m.pool1, m.arg1, out, t.b, s0, oc, 20, 20)
+		gemm.SgemmSourceAFused(gemm.Fuse{Epilogue: &w.pool, Serial: true}, false, true, k*p, oc, col1Row, 1, &w.col, m.conv1W[:], col1Row, 0, out, oc)
 	}
-	m.putScratch(buf)
+	w.col, w.pool = im2colSource{}, poolEpilogue{}
+	m.putWorker(w)
 }
 
 // conv1Chunk is how many samples a worker of conv1ForwardTask computes at
-// a time: their im2col rows and output (conv1Chunk × 400 × (75 + 64)
-// floats, 0.9 MB) stay in cache.
+// a time: their GEMM output (conv1Chunk × 400 × 64 floats, 0.4 MB) stays
+// in cache.
 const conv1Chunk = 4
 
 // denseConv2Input is linearBackwardInput(dinp, m.dConv2, fb, n, p1Out,
