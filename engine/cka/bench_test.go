@@ -32,7 +32,7 @@ func BenchmarkMinibatchMatrix(b *testing.B) {
 	o := DefaultMinibatch(1)
 	b.ReportAllocs()
 	b.ResetTimer()
-	for b.Loop() {
+	for range b.N {
 		if _, err := MinibatchMatrix(xs, ys, o); err != nil {
 			b.Fatal(err)
 		}
@@ -46,7 +46,7 @@ func BenchmarkExactMatrices(b *testing.B) {
 	xs, ys := benchModels(1024)
 	b.ReportAllocs()
 	b.ResetTimer()
-	for b.Loop() {
+	for range b.N {
 		ExactMatrices(xs, ys)
 	}
 	// 3 of the 4 tiles are computed (the fourth is a mirror).

@@ -66,8 +66,9 @@ func BenchmarkGemm(b *testing.B) {
 		b.Run(s.String(), func(b *testing.B) {
 			a, lda, bb, ldb, c, ldc := benchOperands(s)
 			b.ReportAllocs()
+			b.ResetTimer()
 			c0 := processCPU()
-			for b.Loop() {
+			for range b.N {
 				Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, ldc)
 			}
 			b.ReportMetric(float64(processCPU()-c0)/float64(b.N)/1e6, "cpu-ms/op")
@@ -120,7 +121,8 @@ func BenchmarkGonum(b *testing.B) {
 				tb = blas.Trans
 			}
 			b.ReportAllocs()
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				impl.Sgemm(ta, tb, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, ldc)
 			}
 			reportGFLOPS(b, s)
@@ -146,7 +148,8 @@ func BenchmarkPeakFMA(b *testing.B) {
 			if runtime.GOARCH != "amd64" || !v.ok {
 				b.Skip("CPU lacks " + v.name + " FMA")
 			}
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				v.f(iters)
 			}
 			b.ReportMetric(float64(b.N)*iters*float64(v.chains*v.lanes*2)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

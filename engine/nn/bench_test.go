@@ -24,8 +24,17 @@ import (
 // times over (see "Subnormal numbers" in the package documentation); the two
 // variants should run at the same speed. It reports images/s (wall clock)
 // and cpu-ms/op (process CPU time per step, which on a shared machine
-// separates work from waiting for a core). Threads follow GOMAXPROCS: run
-// one process per -cpu value. Compare runs with benchstat.
+// separates work from waiting for a core). Threads follow GOMAXPROCS:
+// bench/compare runs one process per -cpu value. Compare runs with
+// benchstat.
+//
+// The benchmarks that depend on the thread count loop over b.N, not
+// b.Loop: Go's testing makes each benchmark's first call, for the first
+// -cpu value, under the GOMAXPROCS the previous benchmark left (the last
+// -cpu value), and with b.Loop that call is the whole measurement, so
+// under -cpu 1,2 the "1 thread" sample of every benchmark ran on two. A
+// b.N loop is measured in the calls testing makes after it has set
+// GOMAXPROCS.
 func BenchmarkTrainStep(b *testing.B) {
 	const batch = 128
 	r := rng.New(1, "bench")
@@ -53,7 +62,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				c0 := processCPU()
-				for b.Loop() {
+				for range b.N {
 					m.Forward(x, batch)
 					m.Loss(labels)
 					m.Backward()
@@ -93,7 +102,7 @@ func BenchmarkEpoch(b *testing.B) {
 	yb := make([]uint8, batch)
 	b.ResetTimer()
 	c0 := processCPU()
-	for b.Loop() {
+	for range b.N {
 		perm := r.Perm(images)
 		for s := 0; s < images; s += batch {
 			n := min(batch, images-s)
@@ -152,8 +161,9 @@ func BenchmarkSignalSums(b *testing.B) {
 	for _, part := range parts {
 		b.Run(part.name, func(b *testing.B) {
 			var sink float64
+			b.ResetTimer()
 			c0 := processCPU()
-			for b.Loop() {
+			for range b.N {
 				for l := 0; l < NumLayers; l++ {
 					sink += part.f(l)
 				}

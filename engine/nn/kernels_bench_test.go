@@ -48,8 +48,9 @@ func BenchmarkKernels(b *testing.B) {
 			rows, cols := c.src.Dims()
 			bytes(b, rows*cols)
 			blk := make([]float32, 96*256)
+			b.ResetTimer()
 			c0 := processCPU()
-			for b.Loop() {
+			for range b.N {
 				for r0 := 0; r0 < rows; r0 += 96 {
 					for c0 := 0; c0 < cols; c0 += 256 {
 						nr, nc := min(96, rows-r0), min(256, cols-c0)
@@ -62,24 +63,27 @@ func BenchmarkKernels(b *testing.B) {
 	}
 	b.Run("col2im_conv2", func(b *testing.B) {
 		bytes(b, len(dcol2))
+		b.ResetTimer()
 		c0 := processCPU()
-		for b.Loop() {
+		for range b.N {
 			col2imSamples(dinp, dcol2, 0, n, 64, 10, 10, 5, 5)
 		}
 		cpuPerOp(b, c0)
 	})
 	b.Run("epilogue_conv1", func(b *testing.B) {
 		bytes(b, len(nhwc))
+		b.ResetTimer()
 		c0 := processCPU()
-		for b.Loop() {
+		for range b.N {
 			biasReluPool(pool, arg, nhwc, bias, 0, n, 64, 20, 20)
 		}
 		cpuPerOp(b, c0)
 	})
 	b.Run("layout_conv1", func(b *testing.B) {
 		bytes(b, len(out))
+		b.ResetTimer()
 		c0 := processCPU()
-		for b.Loop() {
+		for range b.N {
 			biasToNCHW(out, nhwc, bias, 0, n, 64, 400)
 		}
 		cpuPerOp(b, c0)
@@ -93,8 +97,9 @@ func BenchmarkKernels(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			biasReluPool(pool, arg, nhwc, bias, 0, n, 64, 20, 20)
 			bytes(b, len(out))
+			b.ResetTimer()
 			c0 := processCPU()
-			for b.Loop() {
+			for range b.N {
 				poolReluBackward(c.dpre, dnhwc, dbPart, dpool, arg, pool, 0, n, 64, 20, 20)
 			}
 			cpuPerOp(b, c0)
@@ -112,7 +117,8 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// cpuPerOp reports the process CPU time per op, in ms, over the b.Loop.
+// cpuPerOp reports the process CPU time per op, in ms, over the timed
+// loop (b.N iterations; see BenchmarkTrainStep for why not b.Loop).
 func cpuPerOp(b *testing.B, c0 time.Duration) {
 	b.ReportMetric(float64(processCPU()-c0)/float64(b.N)/1e6, "cpu-ms/op")
 }
@@ -151,7 +157,8 @@ func BenchmarkConvProducts(b *testing.B) {
 			{"dWT/materialised", func() { gemm.Sgemm(true, false, ckk, oc, rows, 1, col, ckk, dout, oc, 0, dw, oc) }},
 		} {
 			b.Run(l.name+"/"+c.name, func(b *testing.B) {
-				for b.Loop() {
+				b.ResetTimer()
+				for range b.N {
 					c.f()
 				}
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

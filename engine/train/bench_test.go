@@ -82,7 +82,8 @@ func BenchmarkTrainStepCheckpoint(b *testing.B) {
 			opt := nn.NewAdam(nn.NumParams, 1e-3, 0)
 			m := nn.NewModel(q, rule, batch)
 			b.ReportAllocs()
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				m.Forward(x, batch)
 				m.Loss(labels)
 				m.Backward()
