@@ -33,6 +33,11 @@ type Adam struct {
 	T int
 	// M and V are the first and second moment estimates.
 	M, V []float32
+
+	// par runs Update's chunks on several threads (made on first use);
+	// task is the step in progress.
+	par  *parallel
+	task adamTask
 }
 
 // NewAdam returns Adam for n parameters with torch's defaults betas
@@ -63,7 +68,30 @@ func (a *Adam) Update(params, grads []float32) {
 		step:    float32(a.LR / (1 - math.Pow(a.Beta1, t))),
 		sqrtBC2: float32(math.Sqrt(1 - math.Pow(a.Beta2, t))),
 	}
-	adamStep(params, grads, a.M, a.V, &c)
+	if a.par == nil {
+		a.par = new(parallel)
+	}
+	a.task = adamTask{params: params, grads: grads, m: a.M, v: a.V, c: c}
+	parallelFor(a.par, (len(params)+adamChunk-1)/adamChunk, 4, &a.task)
+	a.task = adamTask{}
+}
+
+// adamChunk is the number of parameters in one piece of Update's work (a
+// multiple of the kernel's 8, so only the last piece has a tail): every
+// element gets the same arithmetic whatever the piece, so the split
+// changes no bit. Update splits into pieces of at least four chunks (64 K
+// parameters), so the 404,746 parameters go to at most six pieces.
+const adamChunk = 1 << 14
+
+// adamTask is one Update over a range of chunks.
+type adamTask struct {
+	params, grads, m, v []float32
+	c                   adamCoef
+}
+
+func (t *adamTask) run(lo, hi int) {
+	i0, i1 := lo*adamChunk, min(hi*adamChunk, len(t.params))
+	adamStep(t.params[i0:i1], t.grads[i0:i1], t.m[i0:i1], t.v[i0:i1], &t.c)
 }
 
 // adamGo is the portable step (see Adam), used where the assembly kernel

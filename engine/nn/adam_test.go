@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/fabeam/fabeam/engine/rng"
@@ -143,6 +144,45 @@ func TestAdamFlushesSubnormals(t *testing.T) {
 		// m = 0.1·1e-20; step size lr/(1-0.9) = 1e-2; Δ = 1e-2·1e-21/1e-8 = 1e-15.
 		if want := 0.5 - 1e-15; math.Abs(float64(p[2])-want) > 1e-7 || a.M[2] == 0 {
 			t.Errorf("kernel=%v: p = %g, m = %g; want p ≈ %g with m = 1e-21", kernel, p[2], a.M[2], want)
+		}
+	}
+}
+
+// TestAdamUpdateInPiecesIsOneStep checks that Update, which splits the
+// parameters into pieces over the threads, gives the bits of one adamStep
+// over the whole vector, at one, two and three threads, over three steps
+// of a vector whose length is neither a multiple of the piece nor of the
+// kernel's eight lanes.
+func TestAdamUpdateInPiecesIsOneStep(t *testing.T) {
+	const n = 5*adamChunk + 13
+	r := rng.New(9, "adam-pieces")
+	p0, g := make([]float32, n), make([]float32, n)
+	r.FillNormal(p0, 1)
+	r.FillNormal(g, 0.01)
+	want := append([]float32(nil), p0...)
+	ref := NewAdam(n, 1e-3, 1e-4)
+	for _, procs := range []int{1, 2, 3} {
+		got := append([]float32(nil), p0...)
+		a := NewAdam(n, 1e-3, 1e-4)
+		prev := runtime.GOMAXPROCS(procs)
+		for range 3 {
+			a.Update(got, g)
+		}
+		runtime.GOMAXPROCS(prev)
+		if procs == 1 { // the reference: three whole-vector steps
+			for range 3 {
+				ref.T++
+				tt := float64(ref.T)
+				c := adamCoef{b1: float32(ref.Beta1), omb1: float32(1 - ref.Beta1), b2: float32(ref.Beta2), omb2: float32(1 - ref.Beta2),
+					wd: float32(ref.WeightDecay), eps: float32(ref.Eps), step: float32(ref.LR / (1 - math.Pow(ref.Beta1, tt))),
+					sqrtBC2: float32(math.Sqrt(1 - math.Pow(ref.Beta2, tt)))}
+				adamStep(want, g, ref.M, ref.V, &c)
+			}
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) || math.Float32bits(a.M[i]) != math.Float32bits(ref.M[i]) || math.Float32bits(a.V[i]) != math.Float32bits(ref.V[i]) {
+				t.Fatalf("%d threads: element %d is θ %v m %v v %v, one whole step gives %v %v %v", procs, i, got[i], a.M[i], a.V[i], want[i], ref.M[i], ref.V[i])
+			}
 		}
 	}
 }

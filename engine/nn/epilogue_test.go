@@ -34,8 +34,7 @@ func TestPoolEpilogueEqualsBiasReluPool(t *testing.T) {
 		for _, asm := range []bool{true, false} {
 			for _, nans := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%dx%dx%d/asm=%v/nans=%v", sh.oc, sh.oh, sh.ow, asm, nans), func(t *testing.T) {
-					defer func(v bool) { usePassAsm = v }(usePassAsm)
-					usePassAsm = asm
+					setPassAsm(t, asm)
 					const n, first, k = 7, 3, 4 // the chunk: samples 3..6
 					p, q := sh.oh*sh.ow, (sh.oh/2)*(sh.ow/2)
 					nhwc := specialNHWC(r, n, sh.oc, sh.oh, sh.ow, nans)

@@ -75,12 +75,29 @@ func meanRowAngle(a, b []float32, n, d int) float64 {
 // gradients concatenated. Call it after Backward (or BackwardFromLogits):
 // it runs a bp backward into a second gradient buffer, then the rule's
 // backward again, so Grad, Step and PreActivationGrad are left exactly as
-// the rule's Backward left them. It costs two backward passes; allocates a
+// the rule's Backward left them. It costs two backward passes (none under
+// bp, see below); allocates a
 // Params on first use. FC3 is always 0 (its error is the loss gradient) and
 // every layer is 0 under bp; 90 where either gradient is zero (cosToDeg).
+//
+// Under bp the two backward passes are skipped: the bp gradient is the
+// rule's, bit for bit, so ab = aa = bb, and in binary floating point
+// sqrt(aa·aa) is aa exactly (no square of a float64 sum of squares of
+// float32 values overflows or underflows), so the cosine is 1 and the
+// angle 0 — or 90 for a layer whose gradient is zero. UpdateAngles returns
+// that directly, the same bits as the passes would give (tested).
 func (m *Model) UpdateAngles() [NumLayers]float64 {
 	if !m.haveGrad {
 		panic("nn: UpdateAngles before Backward")
+	}
+	if _, ok := m.Rule.(BP); ok {
+		var out [NumLayers]float64
+		for l := range out {
+			if allZero(m.Grad.w[l]) && allZero(m.Grad.b[l]) {
+				out[l] = 90
+			}
+		}
+		return out
 	}
 	if m.bpGrad == nil {
 		m.bpGrad = NewParams()
@@ -105,6 +122,16 @@ func (m *Model) UpdateAngles() [NumLayers]float64 {
 		out[l] = cosToDeg(ab, aa, bb)
 	}
 	return out
+}
+
+// allZero reports whether every element of x is zero (of either sign).
+func allZero(x []float32) bool {
+	for _, v := range x {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // FeedbackStats returns, per layer, the angle in degrees between the weight

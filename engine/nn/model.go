@@ -108,6 +108,7 @@ type Model struct {
 	workersFree chan *convWorker
 	conv2Epi    poolEpilogue // conv2's forward epilogue, handed to the GEMM
 	poolBack    poolBackTask
+	sigT        signalTask
 
 	// buffers allocated on first use
 	mTrue  []float32 // (n,6400): Wᵀδ for the local angle

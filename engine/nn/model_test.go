@@ -545,3 +545,48 @@ func TestLocalAngleCountsZeroVectorsAs90(t *testing.T) {
 		t.Errorf("fc3 angle %v, want a measured angle", a)
 	}
 }
+
+// bpInDisguise is bp under another type, so UpdateAngles cannot take its
+// bp shortcut and runs both backward passes.
+type bpInDisguise struct{ BP }
+
+// TestUpdateAnglesBPShortcutGivesThePassesBits checks UpdateAngles' bp
+// shortcut against the two backward passes it skips, bit for bit, on
+// batches of 1 and 2 from three initialisations, and on batches of 16
+// carried back from a zero error at the logits, where every gradient is
+// zero (90°).
+func TestUpdateAnglesBPShortcutGivesThePassesBits(t *testing.T) {
+	for _, n := range []int{1, 2, 16} {
+		for seed := uint64(1); seed <= 3; seed++ {
+			p := NewParams()
+			p.InitPyTorch(seed)
+			x, y := testBatch(seed+40, n)
+			var got, want [NumLayers]float64
+			for i, rule := range []Rule{BP{}, bpInDisguise{}} {
+				m := NewModel(p, rule, n)
+				m.Forward(x, n)
+				m.Loss(y)
+				if n == 16 { // a zero error at the logits: every gradient is zero
+					m.BackwardFromLogits(make([]float32, n*NumClasses))
+				} else {
+					m.Backward()
+				}
+				if i == 0 {
+					got = m.UpdateAngles()
+				} else {
+					want = m.UpdateAngles()
+				}
+			}
+			for l := range got {
+				if math.Float64bits(got[l]) != math.Float64bits(want[l]) {
+					t.Errorf("batch %d, seed %d, %s: the shortcut gives %v, the passes %v", n, seed, LayerNames[l], got[l], want[l])
+				}
+			}
+			for l := range got {
+				if n == 16 && got[l] != 90 {
+					t.Errorf("batch 16, seed %d: a zero %s gradient gives %v, want 90", seed, LayerNames[l], got[l])
+				}
+			}
+		}
+	}
+}

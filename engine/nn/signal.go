@@ -150,3 +150,65 @@ func maskedSumSquares(x, keep []float32) float64 {
 	}
 	return s0 + s1
 }
+
+// StepSignal is one step's learning signal per layer: the sums of squares
+// of PreActivationGradSumSq (Err), WeightGradSumSq (Grad) and Adam's
+// UpdateSumSq over the layer's weights (Upd), with the numbers of
+// elements summed.
+type StepSignal struct {
+	ErrSq, GradSq, UpdSq [NumLayers]float64
+	ErrN, GradN, UpdN    [NumLayers]int
+}
+
+// SignalSums returns the learning signal of the last Backward and of the
+// step adam has just taken: each of the fifteen sums exactly as the
+// methods above compute it, bit for bit, the sums spread over the threads
+// (each sum is computed whole by one thread in its own fixed order, so
+// neither the thread count nor the schedule changes a bit). It panics
+// before Backward or before adam's first step.
+func (m *Model) SignalSums(adam *Adam) StepSignal {
+	if !m.haveGrad {
+		panic("nn: SignalSums before Backward")
+	}
+	if adam.T < 1 {
+		panic("nn: SignalSums before Adam's first step")
+	}
+	m.sigT = signalTask{m: m, adam: adam}
+	parallelFor(&m.par, len(signalOrder), 1, &m.sigT)
+	out := m.sigT.out
+	m.sigT = signalTask{}
+	return out
+}
+
+// signalOrder lists SignalSums' sums, largest first, so that the threads,
+// taking contiguous pieces of the list as they finish, balance: conv1's
+// error (a quarter of N·25,600 pooled values), fc1's and conv2's updates
+// (a square root and a division for each of 221,184 and 102,400 weights).
+var signalOrder = [3 * NumLayers]struct{ kind, layer int }{
+	{0, Conv1}, {2, FC1}, {2, Conv2}, {2, FC2}, {0, Conv2},
+	{1, FC1}, {1, Conv2}, {1, FC2}, {0, FC1}, {0, FC2},
+	{2, Conv1}, {2, FC3}, {1, Conv1}, {1, FC3}, {0, FC3},
+}
+
+// signalTask is SignalSums over a range of signalOrder; each index writes
+// only its own fields of out.
+type signalTask struct {
+	m    *Model
+	adam *Adam
+	out  StepSignal
+}
+
+func (t *signalTask) run(lo, hi int) {
+	for _, s := range signalOrder[lo:hi] {
+		l := s.layer
+		switch s.kind {
+		case 0:
+			t.out.ErrSq[l], t.out.ErrN[l] = t.m.PreActivationGradSumSq(l)
+		case 1:
+			t.out.GradSq[l], t.out.GradN[l] = t.m.WeightGradSumSq(l)
+		default:
+			wlo, whi := WeightRange(l)
+			t.out.UpdSq[l], t.out.UpdN[l] = t.adam.UpdateSumSq(wlo, whi), whi-wlo
+		}
+	}
+}

@@ -2,6 +2,8 @@ package nn
 
 import (
 	"math"
+	"runtime"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -167,4 +169,68 @@ func TestSignalSumsPanicBeforeTheirInput(t *testing.T) {
 	a.Update(make([]float32, 4), make([]float32, 4))
 	mustPanic("UpdateSumSq past the state", func() { a.UpdateSumSq(0, 5) })
 	mustPanic("WeightRange(5)", func() { WeightRange(NumLayers) })
+}
+
+// TestSignalSumsInParallelAreTheSerialSums checks SignalSums against the
+// fifteen serial calls, bit for bit, at one, two and three threads, after
+// a step of a batch of 128 (so every sum is large enough to be split if
+// SignalSums split sums), for bp and fa_random.
+func TestSignalSumsInParallelAreTheSerialSums(t *testing.T) {
+	const n = 128
+	x, y := testBatch(13, n)
+	for _, name := range []string{"bp", "fa_random"} {
+		p := NewParams()
+		p.InitPyTorch(6)
+		m := NewModel(p, newTestRule(t, name), n)
+		opt := NewAdam(NumParams, 1e-3, 1e-4)
+		m.Forward(x, n)
+		m.Loss(y)
+		m.Backward()
+		opt.Update(p.Data, m.Grad.Data)
+		var want StepSignal
+		for l := 0; l < NumLayers; l++ {
+			want.ErrSq[l], want.ErrN[l] = m.PreActivationGradSumSq(l)
+			want.GradSq[l], want.GradN[l] = m.WeightGradSumSq(l)
+			lo, hi := WeightRange(l)
+			want.UpdSq[l], want.UpdN[l] = opt.UpdateSumSq(lo, hi), hi-lo
+		}
+		for _, procs := range []int{1, 2, 3} {
+			prev := runtime.GOMAXPROCS(procs)
+			got := m.SignalSums(opt)
+			runtime.GOMAXPROCS(prev)
+			for l := 0; l < NumLayers; l++ {
+				for _, c := range []struct {
+					what      string
+					got, want float64
+					gn, wn    int
+				}{
+					{"error", got.ErrSq[l], want.ErrSq[l], got.ErrN[l], want.ErrN[l]},
+					{"gradient", got.GradSq[l], want.GradSq[l], got.GradN[l], want.GradN[l]},
+					{"update", got.UpdSq[l], want.UpdSq[l], got.UpdN[l], want.UpdN[l]},
+				} {
+					if math.Float64bits(c.got) != math.Float64bits(c.want) || c.gn != c.wn || c.want == 0 {
+						t.Errorf("%s, %d threads, %s %s: %v over %d, the serial sum %v over %d", name, procs, LayerNames[l], c.what, c.got, c.gn, c.want, c.wn)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSignalSumsPanicsTooEarly(t *testing.T) {
+	m := NewModel(NewParams(), BP{}, 2)
+	check := func(name, msg string) {
+		defer func() {
+			if s, _ := recover().(string); !strings.Contains(s, msg) {
+				t.Errorf("%s: panic %q, want one containing %q", name, s, msg)
+			}
+		}()
+		m.SignalSums(NewAdam(NumParams, 1e-3, 0))
+	}
+	check("before Backward", "before Backward")
+	x, y := testBatch(3, 2)
+	m.Forward(x, 2)
+	m.Loss(y)
+	m.Backward()
+	check("before Adam's first step", "before Adam's first step")
 }

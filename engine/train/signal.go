@@ -16,18 +16,17 @@ type signalAcc struct {
 }
 
 // addStep adds the step just taken: the errors and weight gradients of
-// m's last Backward and the update adam has just applied.
+// m's last Backward and the update adam has just applied (nn's
+// SignalSums, which spreads the sums over the threads).
 func (a *signalAcc) addStep(m *nn.Model, adam *nn.Adam) {
+	s := m.SignalSums(adam)
 	for l := 0; l < nn.NumLayers; l++ {
-		s, n := m.PreActivationGradSumSq(l)
-		a.errSq[l] += s
-		a.errN[l] += n
-		s, n = m.WeightGradSumSq(l)
-		a.gradSq[l] += s
-		a.gradN[l] += n
-		lo, hi := nn.WeightRange(l)
-		a.updSq[l] += adam.UpdateSumSq(lo, hi)
-		a.updN[l] += hi - lo
+		a.errSq[l] += s.ErrSq[l]
+		a.errN[l] += s.ErrN[l]
+		a.gradSq[l] += s.GradSq[l]
+		a.gradN[l] += s.GradN[l]
+		a.updSq[l] += s.UpdSq[l]
+		a.updN[l] += s.UpdN[l]
 	}
 }
 
