@@ -200,7 +200,7 @@ func writeFeatures(ctx context.Context, st store.Store, key string, p *nn.Params
 	images := cifar.CenterCropSet(cifar.Concat(ds.Val, ds.Test))
 	err := nn.ForwardDataset(p, images, batch, func(b *nn.Block) error {
 		for l, w := range writers {
-			if err := w.writeFloats(b.Features[l]); err != nil {
+			if err := w.writeFloats(b.Feature(l)); err != nil {
 				return err
 			}
 		}

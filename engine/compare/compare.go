@@ -93,9 +93,9 @@ func ExtractFeatures(p *nn.Params, x []float32, n, batch int) *Features {
 		f.Layers[l] = cka.Matrix{Rows: n, Cols: LayerDims[l], Data: make([]float32, n*LayerDims[l])}
 	}
 	nn.ForwardDataset(p, x, batch, func(b *nn.Block) error {
-		for l, src := range b.Features {
+		for l := range f.Layers {
 			d := LayerDims[l]
-			copy(f.Layers[l].Data[b.Lo*d:b.Hi*d], src)
+			copy(f.Layers[l].Data[b.Lo*d:b.Hi*d], b.Feature(l))
 		}
 		copy(f.Pred[b.Lo:b.Hi], b.Pred)
 		return nil

@@ -10,15 +10,21 @@ var FeatureDims = [NumLayers]int{c1Out, c2Out, fc1Out, fc2Out, NumClasses}
 // Block is one batch of a forward pass over a dataset: images Lo..Hi-1.
 type Block struct {
 	Lo, Hi int
-	// Features are the five layers' pre-ReLU outputs of the block, layer l
-	// holding (Hi-Lo) rows of FeatureDims[l] values in the layer's (C,H,W)
-	// flattening; Features[FC3] are the logits. They alias the model's
-	// buffers: valid only until the callback returns.
-	Features [NumLayers][]float32
 	// Pred is the argmax of each image's logits (ties to the lower class);
-	// also valid only during the callback.
+	// valid only during the callback.
 	Pred []int
+
+	m *Model
 }
+
+// Feature returns layer l's pre-ReLU outputs of the block: (Hi-Lo) rows
+// of FeatureDims[l] values in the layer's (C,H,W) flattening; FC3's are
+// the logits. A convolution's are laid out on the first call for the
+// block (Model.PreActivation; conv1's product is computed again), so a
+// pass that reads only Pred, such as a validation pass, costs only the
+// forward. The slice aliases the model's buffers: valid only until the
+// callback returns. It panics if l is not a layer index.
+func (b *Block) Feature(l int) []float32 { return b.m.PreActivation(l) }
 
 // ForwardDataset runs the images of x (n,3,24,24), n = len(x)/(3·24·24),
 // through the weights p, batch images at a time, and calls visit with each
@@ -55,14 +61,11 @@ func (m *Model) ForwardDataset(x []float32, batch int, visit func(*Block) error)
 	}
 	n := len(x) / in
 	pred := make([]int, min(batch, n))
-	b := &Block{}
+	b := &Block{m: m}
 	for lo := 0; lo < n; lo += batch {
 		hi := min(lo+batch, n)
 		m.Forward(x[lo*in:hi*in], hi-lo)
 		b.Lo, b.Hi = lo, hi
-		for l := range b.Features {
-			b.Features[l] = m.PreActivation(l)
-		}
 		b.Pred = m.Predict(pred[:0])
 		if err := visit(b); err != nil {
 			return err

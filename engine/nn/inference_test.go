@@ -42,7 +42,7 @@ func TestForwardDatasetMatchesImageByImage(t *testing.T) {
 			for i := b.Lo; i < b.Hi; i++ {
 				for l := range NumLayers {
 					d := FeatureDims[l]
-					got := b.Features[l][(i-b.Lo)*d : (i-b.Lo+1)*d]
+					got := b.Feature(l)[(i-b.Lo)*d : (i-b.Lo+1)*d]
 					for k, v := range want[i][l] {
 						if got[k] != v {
 							t.Fatalf("batch %d image %d layer %d [%d] = %g, want %g", batch, i, l, k, got[k], v)
@@ -73,4 +73,30 @@ func TestForwardDatasetMatchesImageByImage(t *testing.T) {
 	if err := ForwardDataset(p, nil, 4, func(*Block) error { t.Error("visit called on no images"); return nil }); err != nil {
 		t.Error(err)
 	}
+}
+
+// A pass that reads only the predictions lays out no convolution's
+// pre-activation (a validation pass costs only the forward); asking a
+// block for a feature lays out that layer alone.
+func TestForwardDatasetLaysOutFeaturesOnDemand(t *testing.T) {
+	const n, size = 6, InputC * InputH * InputW
+	r := rng.New(3, "lazy")
+	x := make([]float32, n*size)
+	r.FillNormal(x, 1)
+	p := NewParams()
+	p.InitPyTorch(2)
+	m := NewModel(p, BP{}, 4)
+	m.ForwardDataset(x, 4, func(b *Block) error {
+		if m.convOutReady != [2]bool{} {
+			t.Errorf("block [%d,%d): a pass reading only Pred laid out %v", b.Lo, b.Hi, m.convOutReady)
+		}
+		return nil
+	})
+	m.ForwardDataset(x, 4, func(b *Block) error {
+		b.Feature(Conv2)
+		if m.convOutReady != [2]bool{false, true} {
+			t.Errorf("block [%d,%d): after Feature(Conv2), laid out %v", b.Lo, b.Hi, m.convOutReady)
+		}
+		return nil
+	})
 }

@@ -184,7 +184,7 @@ func MeanActivations(p *nn.Params, x []float32, n, batch int, layers []int) [][]
 	nn.ForwardDataset(p, x, batch, func(b *nn.Block) error {
 		for k, l := range layers {
 			g := layerGeom[l]
-			spatialMeans(out[k][b.Lo*g.channels:b.Hi*g.channels], b.Features[l], b.Hi-b.Lo, g.channels, g.spatial)
+			spatialMeans(out[k][b.Lo*g.channels:b.Hi*g.channels], b.Feature(l), b.Hi-b.Lo, g.channels, g.spatial)
 		}
 		return nil
 	})

@@ -1,11 +1,14 @@
 package train
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/fabeam/fabeam/engine/cifar"
 	"github.com/fabeam/fabeam/engine/nn"
 	"github.com/fabeam/fabeam/engine/rng"
 )
@@ -96,5 +99,67 @@ func BenchmarkTrainStepCheckpoint(b *testing.B) {
 	}
 	if found == 0 {
 		b.Fatalf("FABEAM_TRAINED_STUDY=%s holds no runs/<rule>/seed0/model.safetensors: give a finished study's --out folder, as an absolute path", dir)
+	}
+}
+
+// BenchmarkRunEpoch times whole training epochs as the study's final runs
+// train them: Run with batch 128, the step metrics, the update angle every
+// 50 steps, the learning signal and a validation pass of batch 500 after
+// each epoch (the presets' settings), on synthetic images: 6,400 training
+// images (50 steps, so one update angle an epoch, as in a real run) and
+// 712 validation images, the paper split's nine to one. Beside engine/nn's BenchmarkTrainStep it sees what a run does
+// besides the step itself; run it with -cpuprofile to see where that goes:
+//
+//	go test -run '^$' -bench RunEpoch -benchtime 3x -cpu 2 -cpuprofile /tmp/run.prof ./engine/train/
+//
+// Each iteration is a run of two epochs, and only the second is timed
+// (from the end of the first to the end of the second, as the progress
+// reports them): the run's setup and its final test pass happen once in
+// a real run of 50 epochs. It reports that epoch's images/s, validation
+// included, the milliseconds per step of each phase of Run's Timing
+// (forward, backward, update, metrics) and of everything else
+// (other-ms/step: the batch's augmentation, validation, the epoch's
+// record). Threads follow GOMAXPROCS: run one process per -cpu value.
+func BenchmarkRunEpoch(b *testing.B) {
+	const nTrain, nVal, batch = 50 * 128, 712, 128
+	all := cifar.Synthetic(nTrain+nVal, 7)
+	idx := func(lo, hi int) []int {
+		v := make([]int, hi-lo)
+		for i := range v {
+			v[i] = lo + i
+		}
+		return v
+	}
+	data := NewData(all.Subset(idx(0, nTrain)), all.Subset(idx(nTrain, nTrain+nVal)), all.Subset(idx(0, nVal)))
+	for _, rule := range []string{"bp", "fa_random", "usf_sn"} {
+		b.Run(rule, func(b *testing.B) {
+			cfg := Config{Rule: rule, Hyper: nn.Hyper{LR: 1e-3, WeightDecay: 1e-4, Sigma: 0.01}, Epochs: 2, BatchSize: batch,
+				Seed: 1, StepMetrics: true, UpdateAngleEvery: 50, EvalBatch: 500, SignalMetrics: true}
+			var tm Timing
+			var wall time.Duration
+			var last time.Time
+			opt := Options{OnProgress: func(p Progress) {
+				now := time.Now()
+				if p.Epoch == 2 {
+					wall += now.Sub(last)
+					tm.add(p.Timing)
+				}
+				last = now
+			}}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := Run(context.Background(), cfg, data, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			steps := float64(tm.Steps)
+			ms := func(d time.Duration) float64 { return float64(d) / 1e6 / steps }
+			b.ReportMetric(float64(b.N*nTrain)/wall.Seconds(), "images/s")
+			b.ReportMetric(ms(tm.Forward), "forward-ms/step")
+			b.ReportMetric(ms(tm.Backward), "backward-ms/step")
+			b.ReportMetric(ms(tm.Update), "update-ms/step")
+			b.ReportMetric(ms(tm.Metrics), "metrics-ms/step")
+			b.ReportMetric(ms(wall-tm.Forward-tm.Backward-tm.Update-tm.Metrics), "other-ms/step")
+		})
 	}
 }
