@@ -169,7 +169,8 @@
 // BenchmarkTrainStep (images/s and cpu-ms/op per rule; fresh,
 // a generated trained state (TrainedState), and with the step metrics;
 // engine/train's BenchmarkTrainStepCheckpoint starts from a real study's
-// trained models),
+// trained models, and its BenchmarkRunEpoch times whole epochs with
+// everything a run does between the steps),
 // BenchmarkKernels (each fused kernel at batch 128), BenchmarkConvProducts
 // (the convolutions' GEMMs, implicit and materialised), BenchmarkEpoch (one
 // 45,000-image epoch; FABEAM_BENCH_EPOCH=1); results in bench/RESULTS.md.

@@ -80,4 +80,11 @@
 // BenchmarkTrainStepCheckpoint times nn's training step from the final
 // models of a finished study (FABEAM_TRAINED_STUDY, its --out folder), the
 // state a long run really reaches; results in bench/RESULTS.md.
+// BenchmarkRunEpoch times a whole epoch of Run as the study's final runs
+// train (the step metrics, update angles, learning signal and validation
+// included) on synthetic data, and splits it into Timing's phases and the
+// rest: what a run does besides the step, which nn's benchmarks never
+// run. Profiled (-cpuprofile), it found the learning signal's sums and
+// Adam's step running on one thread and the validation pass laying out
+// features it never read.
 package train
