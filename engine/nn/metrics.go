@@ -73,12 +73,13 @@ func meanRowAngle(a, b []float32, n, d int) float64 {
 // gradient and the true backprop gradient of the same parameters, for the
 // same batch and weights: the vectors are the layer's weight and bias
 // gradients concatenated. Call it after Backward (or BackwardFromLogits):
-// it runs a bp backward into a second gradient buffer, then the rule's
-// backward again, so Grad, Step and PreActivationGrad are left exactly as
-// the rule's Backward left them. It costs two backward passes (none under
-// bp, see below); allocates a
-// Params on first use. FC3 is always 0 (its error is the loss gradient) and
-// every layer is 0 under bp; 90 where either gradient is zero (cosToDeg).
+// it runs a bp backward into a second gradient buffer and a second set of
+// error buffers (errorBuffers), so Grad, Step, PreActivationGrad and the
+// learning signal are left exactly as the rule's Backward left them. It
+// costs one backward pass (none under bp, see below); it allocates a
+// Params and the error buffers (18 MB at batch 128) on first use. FC3 is
+// always 0 (its error is the loss gradient) and every layer is 0 under
+// bp; 90 where either gradient is zero (cosToDeg).
 //
 // Under bp the two backward passes are skipped: the bp gradient is the
 // rule's, bit for bit, so ab = aa = bb, and in binary floating point
@@ -100,14 +101,14 @@ func (m *Model) UpdateAngles() [NumLayers]float64 {
 		return out
 	}
 	if m.bpGrad == nil {
-		m.bpGrad = NewParams()
+		m.bpGrad, m.bpErr = NewParams(), newErrorBuffers(m.maxBatch)
 	}
 	rule, grad, metrics := m.Rule, m.Grad, m.Metrics
 	m.Rule, m.Grad, m.Metrics = BP{}, m.bpGrad, false
+	m.swapErrorBuffers(m.bpErr)
 	m.backward()
-	m.Rule, m.Grad = rule, grad
-	m.backward()
-	m.Metrics = metrics
+	m.swapErrorBuffers(m.bpErr)
+	m.Rule, m.Grad, m.Metrics = rule, grad, metrics
 	var out [NumLayers]float64
 	for l := 0; l < NumLayers; l++ {
 		var ab, aa, bb float64
@@ -122,6 +123,39 @@ func (m *Model) UpdateAngles() [NumLayers]float64 {
 		out[l] = cosToDeg(ab, aa, bb)
 	}
 	return out
+}
+
+// errorBuffers are the buffers in which backward leaves the errors it
+// carried back, for PreActivationGrad and the learning signal to read
+// after it, and whether conv1's is laid out. UpdateAngles runs its bp
+// pass on a second set, so the rule's stay as its Backward left them.
+// (The other buffers backward writes are scratch it consumes itself.)
+type errorBuffers struct {
+	dRelu4, dFC2Out, dRelu3, dFC1Out, dPool2, dConv2, dPool1, nhwc []float32
+	dConv1Ready                                                    bool
+}
+
+// newErrorBuffers returns a set for batches of up to n.
+func newErrorBuffers(n int) *errorBuffers {
+	return &errorBuffers{
+		dRelu4: make([]float32, n*fc2Out), dFC2Out: make([]float32, n*fc2Out),
+		dRelu3: make([]float32, n*fc1Out), dFC1Out: make([]float32, n*fc1Out),
+		dPool2: make([]float32, n*p2Out), dConv2: make([]float32, n*c2Out),
+		dPool1: make([]float32, n*p1Out), nhwc: make([]float32, n*400*64),
+	}
+}
+
+// swapErrorBuffers exchanges the model's error buffers with e's.
+func (m *Model) swapErrorBuffers(e *errorBuffers) {
+	m.dRelu4, e.dRelu4 = e.dRelu4, m.dRelu4
+	m.dFC2Out, e.dFC2Out = e.dFC2Out, m.dFC2Out
+	m.dRelu3, e.dRelu3 = e.dRelu3, m.dRelu3
+	m.dFC1Out, e.dFC1Out = e.dFC1Out, m.dFC1Out
+	m.dPool2, e.dPool2 = e.dPool2, m.dPool2
+	m.dConv2, e.dConv2 = e.dConv2, m.dConv2
+	m.dPool1, e.dPool1 = e.dPool1, m.dPool1
+	m.nhwc, e.nhwc = e.nhwc, m.nhwc
+	m.dConv1Ready, e.dConv1Ready = e.dConv1Ready, m.dConv1Ready
 }
 
 // allZero reports whether every element of x is zero (of either sign).

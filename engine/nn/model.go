@@ -111,9 +111,10 @@ type Model struct {
 	sigT        signalTask
 
 	// buffers allocated on first use
-	mTrue  []float32 // (n,6400): Wᵀδ for the local angle
-	denseT []float32 // (6400,n): a dense conv2 operator's product, transposed (denseConv2InputT); on first use
-	bpGrad *Params   // bp gradients for UpdateAngles
+	mTrue  []float32     // (n,6400): Wᵀδ for the local angle
+	denseT []float32     // (6400,n): a dense conv2 operator's product, transposed (denseConv2InputT); on first use
+	bpGrad *Params       // bp gradients for UpdateAngles
+	bpErr  *errorBuffers // the errors of UpdateAngles' bp pass
 }
 
 // StepMetrics are the per-step alignment measurements of docs/paper.md

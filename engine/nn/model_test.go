@@ -590,3 +590,74 @@ func TestUpdateAnglesBPShortcutGivesThePassesBits(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateAnglesLeavesTheRulesPassAlone checks, for every rule, that
+// UpdateAngles gives the angle between the rule's gradient and a separate
+// bp model's, bit for bit (the same sums in the same order), twice in a
+// row, and leaves Grad, Step and every layer's PreActivationGrad exactly
+// as the rule's Backward left them — conv1's whether or not it had been
+// laid out before the call.
+func TestUpdateAnglesLeavesTheRulesPassAlone(t *testing.T) {
+	const n = 3
+	p := NewParams()
+	p.InitPyTorch(9)
+	x, y := testBatch(9, n)
+	ref := NewModel(p, BP{}, n)
+	ref.Forward(x, n)
+	ref.Loss(y)
+	ref.Backward()
+	for k, name := range RuleNames() {
+		m := NewModel(p, newTestRule(t, name), n)
+		m.Metrics = true
+		m.Forward(x, n)
+		m.Loss(y)
+		m.Backward()
+		if k%2 == 0 {
+			m.PreActivationGrad(Conv1) // laid out before the call
+		}
+		grad, step := append([]float32(nil), m.Grad.Data...), m.Step
+		var errs [NumLayers][]float32
+		for l := range errs {
+			errs[l] = append([]float32(nil), m.PreActivationGrad(l)...)
+		}
+		if k%2 != 0 {
+			m.dConv1Ready = false // not laid out before the call
+		}
+		var want [NumLayers]float64
+		for l := range want {
+			var ab, aa, bb float64
+			for _, pair := range [2][2][]float32{{m.Grad.w[l], ref.Grad.w[l]}, {m.Grad.b[l], ref.Grad.b[l]}} {
+				for i, v := range pair[0] {
+					u := float64(pair[1][i])
+					ab += float64(v) * u
+					aa += float64(v) * float64(v)
+					bb += u * u
+				}
+			}
+			want[l] = cosToDeg(ab, aa, bb)
+		}
+		for call := 1; call <= 2; call++ {
+			got := m.UpdateAngles()
+			for l := range got {
+				if math.Float64bits(got[l]) != math.Float64bits(want[l]) {
+					t.Errorf("%s, call %d, %s: update angle %v, from a bp model %v", name, call, LayerNames[l], got[l], want[l])
+				}
+			}
+		}
+		for i, v := range m.Grad.Data {
+			if math.Float32bits(v) != math.Float32bits(grad[i]) {
+				t.Fatalf("%s: Grad changed at %d", name, i)
+			}
+		}
+		if !sameMetrics(m.Step, step) {
+			t.Errorf("%s: Step changed: %+v -> %+v", name, step, m.Step)
+		}
+		for l := range errs {
+			for i, v := range m.PreActivationGrad(l) {
+				if math.Float32bits(v) != math.Float32bits(errs[l][i]) {
+					t.Fatalf("%s: PreActivationGrad(%s) changed at %d: %v -> %v", name, LayerNames[l], i, errs[l][i], v)
+				}
+			}
+		}
+	}
+}
