@@ -30,8 +30,10 @@ type Epilogue interface {
 // whether it runs on the calling goroutine alone (as SgemmSerial), for
 // callers that run several products in parallel themselves.
 type Fuse struct {
+	// Epilogue receives C's rows as they are finished; it must not be nil.
 	Epilogue Epilogue
-	Serial   bool
+	// Serial runs the product as one job on the calling goroutine.
+	Serial bool
 }
 
 // SgemmFused is Sgemm that hands C's rows to f.Epilogue as they are

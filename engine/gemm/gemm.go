@@ -42,8 +42,9 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 
 // SgemmSerial is Sgemm computed entirely on the calling goroutine, for
 // callers that run several products in parallel themselves (engine/nn
-// carries conv2's error back a few samples per worker). It gives Sgemm's
-// bits: the thread count never changes a result.
+// does so through SgemmFused with Fuse.Serial, which hands the rows to an
+// epilogue too). It gives Sgemm's bits: the thread count never changes a
+// result.
 func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	p := sliceParams(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	p.serial = true

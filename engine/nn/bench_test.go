@@ -125,8 +125,9 @@ func BenchmarkEpoch(b *testing.B) {
 // BenchmarkSignalSums times what recording the learning signal adds to a
 // training step at batch 128 (engine/train's SignalMetrics), in parts:
 // the error sums of squares of the five layers, the weight-gradient sums,
-// Adam's update sums over each layer's weights, and all three. Compare
-// with BenchmarkTrainStep (cpu-ms/op).
+// Adam's update sums over each layer's weights, and all three, one after
+// another; and SignalSums, the fifteen sums as a step takes them, spread
+// over the threads. Compare with BenchmarkTrainStep (cpu-ms/op).
 func BenchmarkSignalSums(b *testing.B) {
 	const batch = 128
 	x, y := testBatch(1, batch)
@@ -174,4 +175,19 @@ func BenchmarkSignalSums(b *testing.B) {
 			}
 		})
 	}
+	// SignalSums: all fifteen sums as a training step takes them, spread
+	// over the threads.
+	b.Run("SignalSums", func(b *testing.B) {
+		var sink float64
+		b.ResetTimer()
+		c0 := processCPU()
+		for range b.N {
+			s := m.SignalSums(opt)
+			sink += s.ErrSq[Conv1] + s.UpdSq[FC1]
+		}
+		cpuPerOp(b, c0)
+		if math.IsNaN(sink) {
+			b.Fatal("NaN")
+		}
+	})
 }

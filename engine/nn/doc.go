@@ -257,9 +257,10 @@
 //     rule's gradient and true backprop's for the same batch and weights.
 //     Decision: the vector is the layer's weight and bias gradients
 //     concatenated (the layer's whole update direction before Adam). It runs
-//     a bp backward into a second gradient buffer and then the rule's
-//     backward again, so every observable state is as Backward left it; call
-//     it every K steps (the caller chooses K).
+//     a bp backward into a second gradient buffer and a second set of error
+//     buffers, so every observable state is as Backward left it (under bp
+//     it runs none: the angle is 0 exactly); call it every K steps (the
+//     caller chooses K).
 //   - FeedbackStats: per layer, the angle between W and B and ‖B‖_F/‖W‖_F.
 //     Decision for fa_random's dense conv2: W is compared as the dense
 //     Toeplitz matrix T(W) (2304, 6400) of the convolution — the operator bp

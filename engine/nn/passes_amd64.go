@@ -43,6 +43,20 @@ func poolWindowAVX2(pool *float32, arg *int32, r0, b *float32, oc, ow, q, base, 
 //go:noescape
 func signDiffsAVX2(w, b *float32, n int) int
 
+// updateSqAVX2 runs UpdateSumSq's loop on n elements (n a multiple of
+// 8) of m and v, adding each u² to acc[i mod 4] in the Go loop's order,
+// AVX2. The caller checks the bounds.
+//
+//go:noescape
+func updateSqAVX2(m, v *float32, n int, eps float32, acc *[4]float64)
+
+// maskedSqAVX runs maskedSumSquares' loop on n elements (n a multiple of
+// 4), adding each kept x² to acc[i mod 2] in the Go loop's order, AVX.
+// The caller checks the bounds.
+//
+//go:noescape
+func maskedSqAVX(x, keep *float32, n int, acc *[2]float64)
+
 // usePassAsm selects the assembly passes (tests turn it off to compare
 // with the portable loops); the epilogue's also needs AVX2.
 var usePassAsm = true

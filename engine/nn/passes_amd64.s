@@ -341,3 +341,81 @@ cloop:
 	VZEROUPPER
 	RET
 
+
+// func updateSqAVX2(m, v *float32, n int, eps float32, acc *[4]float64)
+//
+// UpdateSumSq's loop over n elements (n a multiple of 8), eight at a time:
+// u = m / (sqrt(v) + eps) in float32 (VSQRTPS is the correctly rounded
+// float32 square root, which float32(math.Sqrt(float64(v))) also is), then
+// acc[j] += u*u in float64 for the elements i ≡ j (mod 4), the first four
+// of each eight before the last four: the Go loop's four partial sums, in
+// its order (u*u is exact in float64, so a separate multiply and add give
+// what Go's do). MXCSR is left at Go's default.
+TEXT ·updateSqAVX2(SB), NOSPLIT, $0-40
+	MOVQ m+0(FP), SI
+	MOVQ v+8(FP), DI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS eps+24(FP), Y5
+	MOVQ acc+32(FP), DX
+	VMOVUPD (DX), Y4
+	SHRQ $3, CX
+	JZ   usqdone
+
+usqloop:
+	VSQRTPS (DI), Y0
+	VADDPS  Y5, Y0, Y0
+	VMOVUPS (SI), Y1
+	VDIVPS  Y0, Y1, Y1      // u = m / (sqrt(v) + eps)
+	VCVTPS2PD X1, Y2        // the first four
+	VMULPD  Y2, Y2, Y2
+	VADDPD  Y2, Y4, Y4
+	VEXTRACTF128 $1, Y1, X3 // the last four
+	VCVTPS2PD X3, Y3
+	VMULPD  Y3, Y3, Y3
+	VADDPD  Y3, Y4, Y4
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  usqloop
+
+usqdone:
+	VMOVUPD Y4, (DX)
+	VZEROUPPER
+	RET
+
+// func maskedSqAVX(x, keep *float32, n int, acc *[2]float64)
+//
+// maskedSumSquares' loop over n elements (n a multiple of 4), four at a
+// time: x[i] where keep[i] > 0 (an ordered compare, so a NaN keeps
+// nothing), else +0, then acc[i mod 2] += x[i]² in float64, the first two
+// of each four before the last two: the Go loop's two partial sums, in
+// its order (the squares are exact). AVX. MXCSR is left at Go's default.
+TEXT ·maskedSqAVX(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ keep+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ acc+24(FP), DX
+	VMOVUPD (DX), X4
+	VXORPS  X5, X5, X5
+	SHRQ $2, CX
+	JZ   msqdone
+
+msqloop:
+	VMOVUPS (DI), X0
+	VCMPPS  $0x1e, X5, X0, X0 // keep > 0 (GT_OQ)
+	VANDPS  (SI), X0, X0
+	VCVTPS2PD X0, X1          // the first two
+	VMULPD  X1, X1, X1
+	VADDPD  X1, X4, X4
+	VMOVHLPS X0, X0, X2       // the last two
+	VCVTPS2PD X2, X2
+	VMULPD  X2, X2, X2
+	VADDPD  X2, X4, X4
+	ADDQ $16, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ  msqloop
+
+msqdone:
+	VMOVUPD X4, (DX)
+	RET

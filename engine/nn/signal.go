@@ -82,7 +82,10 @@ func (a *Adam) UpdateSumSq(lo, hi int) float64 {
 	bc2 := math.Sqrt(1 - math.Pow(a.Beta2, t))
 	// m̂/(√v̂+ε) = (bc2/bc1) · M/(√V + ε·bc2): one float32 square root and
 	// one float32 division per element (as the kernel computes them),
-	// squared and summed in float64.
+	// squared and summed in float64 into four partial sums, element i
+	// into sum i mod 4; on amd64 with AVX2 the whole vectors of eight go
+	// through updateSqAVX2, which forms the same sums in the same order.
+	// The result depends only on the range's values.
 	eps := float32(a.Eps * bc2)
 	var s0, s1, s2, s3 float64
 	ms, vs := a.M[lo:hi], a.V[lo:hi]
@@ -91,6 +94,11 @@ func (a *Adam) UpdateSumSq(lo, hi int) float64 {
 		return float64(ms[i] / (float32(math.Sqrt(float64(vs[i]))) + eps))
 	}
 	i := 0
+	if body := len(ms) &^ 7; usePassAsm && hasAVX2 && body > 0 {
+		var acc [4]float64
+		updateSqAVX2(&ms[0], &vs[0], body, eps, &acc)
+		s0, s1, s2, s3, i = acc[0], acc[1], acc[2], acc[3], body
+	}
 	for ; i+4 <= len(ms); i += 4 {
 		u0, u1, u2, u3 := q(i), q(i+1), q(i+2), q(i+3)
 		s0 += u0 * u0
@@ -126,8 +134,10 @@ func sumSquares(x []float32) float64 {
 }
 
 // maskedSumSquares returns Σ x[k]² over the k with keep[k] > 0, in float64
-// with two partial sums. The mask is applied to the bits (as
-// poolReluBackward applies it), so no branch depends on keep.
+// with two partial sums (element k into sum k mod 2). The mask is applied
+// to the bits (as poolReluBackward applies it), so no branch depends on
+// keep. On amd64 with AVX2 the whole groups of four go through
+// maskedSqAVX, which forms the same sums in the same order.
 func maskedSumSquares(x, keep []float32) float64 {
 	keep = keep[:len(x)]
 	var s0, s1 float64
@@ -139,6 +149,11 @@ func maskedSumSquares(x, keep []float32) float64 {
 		return float64(math.Float32frombits(math.Float32bits(x[i]) & mk))
 	}
 	i := 0
+	if body := len(x) &^ 3; usePassAsm && hasAVX2 && body > 0 {
+		var acc [2]float64
+		maskedSqAVX(&x[0], &keep[0], body, &acc)
+		s0, s1, i = acc[0], acc[1], body
+	}
 	for ; i+2 <= len(x); i += 2 {
 		a, b := masked(i), masked(i+1)
 		s0 += a * a
