@@ -123,14 +123,7 @@ func BenchmarkTrainStepCheckpoint(b *testing.B) {
 func BenchmarkRunEpoch(b *testing.B) {
 	const nTrain, nVal, batch = 50 * 128, 712, 128
 	all := cifar.Synthetic(nTrain+nVal, 7)
-	idx := func(lo, hi int) []int {
-		v := make([]int, hi-lo)
-		for i := range v {
-			v[i] = lo + i
-		}
-		return v
-	}
-	data := NewData(all.Subset(idx(0, nTrain)), all.Subset(idx(nTrain, nTrain+nVal)), all.Subset(idx(0, nVal)))
+	data := NewData(all.Subset(span(0, nTrain)), all.Subset(span(nTrain, nTrain+nVal)), all.Subset(span(0, nVal)))
 	for _, rule := range []string{"bp", "fa_random", "usf_sn"} {
 		b.Run(rule, func(b *testing.B) {
 			cfg := Config{Rule: rule, Hyper: nn.Hyper{LR: 1e-3, WeightDecay: 1e-4, Sigma: 0.01}, Epochs: 2, BatchSize: batch,

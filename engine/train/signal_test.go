@@ -16,14 +16,7 @@ import (
 func signalCase(t *testing.T, rule string) (Config, *Data) {
 	t.Helper()
 	all := cifar.Synthetic(13, 9)
-	idx := func(lo, hi int) []int {
-		v := make([]int, hi-lo)
-		for i := range v {
-			v[i] = lo + i
-		}
-		return v
-	}
-	data := NewData(all.Subset(idx(0, 5)), all.Subset(idx(5, 9)), all.Subset(idx(9, 13)))
+	data := NewData(all.Subset(span(0, 5)), all.Subset(span(5, 9)), all.Subset(span(9, 13)))
 	cfg := Config{Rule: rule, Hyper: nn.Hyper{LR: 1e-3, WeightDecay: 1e-4, Sigma: 0.05}, Epochs: 1, BatchSize: 3, Seed: 4, SignalMetrics: true}
 	return cfg, data
 }

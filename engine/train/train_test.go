@@ -18,14 +18,16 @@ import (
 func tinyData(t testing.TB) *Data {
 	t.Helper()
 	all := cifar.Synthetic(168, 5)
-	idx := func(lo, hi int) []int {
-		v := make([]int, hi-lo)
-		for i := range v {
-			v[i] = lo + i
-		}
-		return v
+	return NewData(all.Subset(span(0, 96)), all.Subset(span(96, 128)), all.Subset(span(128, 168)))
+}
+
+// span returns the indices lo, lo+1, ..., hi-1.
+func span(lo, hi int) []int {
+	v := make([]int, hi-lo)
+	for i := range v {
+		v[i] = lo + i
 	}
-	return NewData(all.Subset(idx(0, 96)), all.Subset(idx(96, 128)), all.Subset(idx(128, 168)))
+	return v
 }
 
 func tinyConfig(rule string) Config {
