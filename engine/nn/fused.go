@@ -148,21 +148,16 @@ func col2im5x6(img, dcol []float32, c, h, wd, oh int) {
 // when PreActivation asks for it. Each value is the same nhwc+b[o] the
 // layout computes, so the two agree bit for bit.
 func biasReluPool(pool []float32, arg []int32, nhwc, b []float32, s0, s1, oc, oh, ow int) {
-	biasReluPoolFrom(pool, arg, nhwc, 0, b, s0, s1, oc, oh, ow)
-}
-
-// biasReluPoolFrom is biasReluPool reading the GEMM's output of samples
-// [s0, s1) from nhwc, whose first row is sample first's (a worker's chunk).
-func biasReluPoolFrom(pool []float32, arg []int32, nhwc []float32, first int, b []float32, s0, s1, oc, oh, ow int) {
 	q := (oh / 2) * (ow / 2)
 	for s := s0; s < s1; s++ {
-		biasReluPoolWindows(pool, arg, nhwc, first, b, s, 0, q, oc, oh, ow)
+		biasReluPoolWindows(pool, arg, nhwc, 0, b, s, 0, q, oc, oh, ow)
 	}
 }
 
-// biasReluPoolWindows is biasReluPoolFrom for the windows [k0, k1) of
-// sample s alone (window k is pooled row k/(ow/2), column k%(ow/2)): the
-// unit poolEpilogue runs as the GEMM finishes its rows.
+// biasReluPoolWindows is biasReluPool for the windows [k0, k1) of sample s
+// alone (window k is pooled row k/(ow/2), column k%(ow/2)), reading the
+// GEMM's output from nhwc, whose first row is sample first's (a worker's
+// chunk): the unit poolEpilogue runs as the GEMM finishes its rows.
 func biasReluPoolWindows(pool []float32, arg []int32, nhwc []float32, first int, b []float32, s, k0, k1, oc, oh, ow int) {
 	p := oh * ow
 	pw := ow / 2
@@ -214,9 +209,10 @@ func biasReluPoolWindows(pool []float32, arg []int32, nhwc []float32, first int,
 
 // poolWindowsAVX2 runs biasReluPool's windows [k0, k1) of sample s in
 // assembly, window by window, eight channels at a time: the same
-// additions (MXCSR at its default), the same maximum and the same first-maximum argmax as the
-// loop. It reports false, leaving the windows to the loop, when a window
-// held a NaN (the vector maximum does not propagate NaNs as max does).
+// additions (MXCSR at its default), the same maximum and the same
+// first-maximum argmax as the loop. It reports false, leaving the windows
+// to the loop, when a window held a NaN (the vector maximum does not
+// propagate NaNs as max does).
 func poolWindowsAVX2(pl []float32, al []int32, src, b []float32, s, oc, ow, p, q, pw, k0, k1 int) bool {
 	_, _ = pl[(oc-1)*q+q-1], al[(oc-1)*q+q-1]
 	for k := k0; k < k1; k++ {

@@ -81,12 +81,12 @@ func meanRowAngle(a, b []float32, n, d int) float64 {
 // always 0 (its error is the loss gradient) and every layer is 0 under
 // bp; 90 where either gradient is zero (cosToDeg).
 //
-// Under bp the two backward passes are skipped: the bp gradient is the
-// rule's, bit for bit, so ab = aa = bb, and in binary floating point
+// Under bp the bp pass is skipped: the bp gradient is the rule's, bit for
+// bit, so ab = aa = bb, and in binary floating point
 // sqrt(aa·aa) is aa exactly (no square of a float64 sum of squares of
 // float32 values overflows or underflows), so the cosine is 1 and the
 // angle 0 — or 90 for a layer whose gradient is zero. UpdateAngles returns
-// that directly, the same bits as the passes would give (tested).
+// that directly, the same bits as the pass would give (tested).
 func (m *Model) UpdateAngles() [NumLayers]float64 {
 	if !m.haveGrad {
 		panic("nn: UpdateAngles before Backward")

@@ -175,6 +175,18 @@ type StepSignal struct {
 	ErrN, GradN, UpdN    [NumLayers]int
 }
 
+// Add adds t's sums and counts to s's, field by field.
+func (s *StepSignal) Add(t StepSignal) {
+	for l := 0; l < NumLayers; l++ {
+		s.ErrSq[l] += t.ErrSq[l]
+		s.ErrN[l] += t.ErrN[l]
+		s.GradSq[l] += t.GradSq[l]
+		s.GradN[l] += t.GradN[l]
+		s.UpdSq[l] += t.UpdSq[l]
+		s.UpdN[l] += t.UpdN[l]
+	}
+}
+
 // SignalSums returns the learning signal of the last Backward and of the
 // step adam has just taken: each of the fifteen sums exactly as the
 // methods above compute it, bit for bit, the sums spread over the threads
